@@ -1,0 +1,3 @@
+from chartui.cli import main
+
+raise SystemExit(main())

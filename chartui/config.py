@@ -1,0 +1,308 @@
+"""Settings for models, training and sampling, with their checks, and preset loading.
+
+Stdlib only (no torch): ``chartui --help`` and the argument checks must stay fast. A preset
+is a TOML file in ``models/`` with a ``[model]`` and a ``[train]`` table; flags given on the
+command line override it. Nothing here executes a config file: TOML is data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from chartui.errors import ConfigError
+
+ARCHS = ("rnn", "lstm", "gru")
+BATCHING = ("stateful", "windows")
+SCHEDULES = ("cosine", "constant")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+DEFAULT_PRESET = "cpu"
+
+
+def flag(name: str) -> str:
+    """The command-line spelling of a setting: ``seq_len`` -> ``--seq-len``."""
+    return "--" + name.replace("_", "-")
+
+
+def _check(ok: bool, name: str, what: str, value: Any) -> None:
+    if not ok:
+        raise ConfigError(f"{flag(name)} must be {what} (got {value!r})")
+
+
+def _positive_int(obj: Any, name: str) -> None:
+    value = getattr(obj, name)
+    _check(isinstance(value, int) and not isinstance(value, bool) and value >= 1, name, "a whole number of at least 1", value)
+
+
+def _optional_positive(obj: Any, name: str) -> None:
+    value = getattr(obj, name)
+    if value is not None:
+        _check(_is_number(value) and math.isfinite(value) and value > 0, name, "greater than 0", value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+@dataclass
+class ModelConfig:
+    """The shape of a character model: embedding -> recurrent stack -> linear head."""
+
+    arch: str = "lstm"
+    """Recurrent cell: ``rnn`` (tanh), ``lstm`` or ``gru``."""
+    layers: int = 1
+    """Recurrent layers stacked on top of each other."""
+    embed: int = 32
+    """Width of the character embedding fed to the first layer."""
+    hidden: int = 128
+    """Hidden units per recurrent layer."""
+    dropout: float = 0.0
+    """Dropout between recurrent layers and before the head (0 disables it)."""
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHS:
+            raise ConfigError(f"unknown architecture {self.arch!r}; choose one of {', '.join(ARCHS)}")
+        for name in ("layers", "embed", "hidden"):
+            _positive_int(self, name)
+        _check(_is_number(self.dropout) and 0 <= self.dropout < 1, "dropout", "at least 0 and below 1", self.dropout)
+
+
+@dataclass
+class TrainConfig:
+    """How a model is trained: corpus, batching, optimiser, schedule, budgets and cadences."""
+
+    corpus: str = "shakespeare"
+    """Corpus name (``shakespeare``, ``tinyshakespeare``) or a path to a text file or folder."""
+    val_fraction: float = 0.1
+    """Share of the corpus, taken contiguously from the end, held out for validation."""
+    batching: str = "stateful"
+    """``stateful``: B parallel streams, hidden state carried across batches (Exercise 35.5);
+    ``windows``: the chapter's shuffled non-overlapping windows, each from a zero state."""
+    seq_len: int = 50
+    """Characters per training sequence (backpropagation through time length)."""
+    batch_size: int = 64
+    """Sequences per step."""
+    lr: float = 3e-3
+    """Peak learning rate of AdamW."""
+    schedule: str = "cosine"
+    """``cosine``: warm up, then decay to ``min_lr_ratio * lr`` by the end of the budget; ``constant``."""
+    warmup_steps: int = 0
+    """Steps of linear warm-up from 0 to ``lr``."""
+    min_lr_ratio: float = 0.1
+    """Where the cosine schedule ends, as a fraction of ``lr``."""
+    weight_decay: float = 0.0
+    """AdamW decoupled weight decay on matrices (biases are never decayed)."""
+    beta1: float = 0.9
+    """AdamW first-moment decay."""
+    beta2: float = 0.999
+    """AdamW second-moment decay."""
+    grad_clip: float = 5.0
+    """Clip the global gradient norm to this (0 disables clipping)."""
+    epochs: float | None = None
+    """Budget in passes over the training split."""
+    max_steps: int | None = None
+    """Budget in optimiser steps."""
+    max_seconds: float | None = None
+    """Budget in wall-clock seconds of training (summed across resumes). Whichever budget ends first wins."""
+    eval_interval: int = 0
+    """Evaluate on the whole validation split every N steps (0: only by time and at the end)."""
+    eval_seconds: float = 0.0
+    """Also evaluate every S seconds of training (0: off)."""
+    sample_interval: int = 0
+    """Generate a sample every N steps (0: off)."""
+    sample_seconds: float = 0.0
+    """Also generate a sample every S seconds (0: off)."""
+    sample_epochs: list[int] = field(default_factory=list)
+    """Generate a sample at the end of these epochs (the chapter samples at 2, 5 and 10)."""
+    sample_prompt: str = "\n"
+    """Prompt for the training samples."""
+    sample_length: int = 200
+    """Characters per training sample."""
+    sample_temperature: float = 0.8
+    """Temperature of the training samples."""
+    checkpoint_seconds: float = 30.0
+    """Save a resumable checkpoint at least this often (seconds), besides every evaluation and the end."""
+    device: str = "auto"
+    """``auto`` picks cuda, then mps, then cpu."""
+    threads: int = 0
+    """CPU threads for torch (0: one per physical core)."""
+    seed: int = 1337
+    """Seeds initialisation, batch order, dropout and training samples."""
+    log_every: int = 1
+    """Gather losses from the device every N steps (a host sync); events still arrive per step."""
+    metrics_every: int = 10
+    """Write a train-loss record to metrics.jsonl every N steps (the mean over them)."""
+
+    def __post_init__(self) -> None:
+        _check(isinstance(self.corpus, str) and self.corpus != "", "corpus", "a corpus name or a path", self.corpus)
+        _check(_is_number(self.val_fraction) and 0 <= self.val_fraction <= 0.5, "val_fraction", "between 0 and 0.5", self.val_fraction)
+        if self.batching not in BATCHING:
+            raise ConfigError(f"unknown batching {self.batching!r}; choose one of {', '.join(BATCHING)}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+        if self.device not in DEVICES:
+            raise ConfigError(f"unknown device {self.device!r}; choose one of {', '.join(DEVICES)}")
+        for name in ("seq_len", "batch_size", "sample_length", "log_every", "metrics_every"):
+            _positive_int(self, name)
+        _check(_is_number(self.lr) and math.isfinite(self.lr) and self.lr > 0, "lr", "greater than 0", self.lr)
+        for name in ("warmup_steps", "eval_interval", "sample_interval", "threads"):
+            value = getattr(self, name)
+            _check(isinstance(value, int) and not isinstance(value, bool) and value >= 0, name, "a whole number of at least 0", value)
+        for name in ("min_lr_ratio",):
+            value = getattr(self, name)
+            _check(_is_number(value) and 0 <= value <= 1, name, "between 0 and 1", value)
+        for name in ("beta1", "beta2"):
+            value = getattr(self, name)
+            _check(_is_number(value) and 0 <= value < 1, name, "at least 0 and below 1", value)
+        for name in ("weight_decay", "grad_clip", "eval_seconds", "sample_seconds", "checkpoint_seconds"):
+            value = getattr(self, name)
+            _check(_is_number(value) and math.isfinite(value) and value >= 0, name, "at least 0", value)
+        _check(_is_number(self.sample_temperature) and self.sample_temperature >= 0, "sample_temperature", "at least 0", self.sample_temperature)
+        _check(isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0, "seed", "a whole number of at least 0", self.seed)
+        _check(isinstance(self.sample_prompt, str) and self.sample_prompt != "", "sample_prompt", "a non-empty string", self.sample_prompt)
+        _check(
+            isinstance(self.sample_epochs, list) and all(isinstance(e, int) and e >= 1 for e in self.sample_epochs),
+            "sample_epochs", "a list of epoch numbers of at least 1", self.sample_epochs,
+        )
+        _optional_positive(self, "epochs")
+        _optional_positive(self, "max_seconds")
+        if self.max_steps is not None:
+            _positive_int(self, "max_steps")
+        if self.epochs is None and self.max_steps is None and self.max_seconds is None:
+            raise ConfigError("no training budget: give --epochs, --max-steps or --max-seconds")
+
+
+@dataclass
+class SampleConfig:
+    """How text is generated: a prompt, a length and the sampling knobs."""
+
+    prompt: str = "\n"
+    """Text the model reads before it writes (an empty prompt starts a new speech)."""
+    length: int | None = 500
+    """Characters to generate (None: until stopped)."""
+    temperature: float = 0.8
+    """Divides the logits; 0 means greedy (always the most likely character)."""
+    top_k: int | None = None
+    """Sample only among the k most likely characters."""
+    top_p: float | None = None
+    """Sample only among the most likely characters whose probabilities sum to p (nucleus)."""
+    seed: int = 0
+    """Seeds the draws: the same seed, weights and settings give the same text."""
+
+    def __post_init__(self) -> None:
+        check_sampling(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
+        if self.length is not None:
+            _positive_int(self, "length")
+        _check(isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0, "seed", "a whole number of at least 0", self.seed)
+        _check(isinstance(self.prompt, str), "prompt", "text", self.prompt)
+
+
+def check_sampling(*, temperature: float, top_k: int | None, top_p: float | None) -> None:
+    """Raise ConfigError unless the sampling knobs are in range (shared with the TUI's keys)."""
+    _check(_is_number(temperature) and math.isfinite(temperature) and temperature >= 0, "temperature", "at least 0", temperature)
+    if top_k is not None:
+        _check(isinstance(top_k, int) and not isinstance(top_k, bool) and top_k >= 1, "top_k", "a whole number of at least 1", top_k)
+    if top_p is not None:
+        _check(_is_number(top_p) and 0 < top_p <= 1, "top_p", "greater than 0 and at most 1", top_p)
+
+
+# --- presets -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named table of overrides for ModelConfig and TrainConfig."""
+
+    name: str
+    description: str
+    model: dict[str, Any]
+    train: dict[str, Any]
+
+
+def _preset_files() -> dict[str, Any]:
+    root = resources.files("chartui.presets")
+    return {p.name[: -len(".toml")]: p for p in root.iterdir() if p.name.endswith(".toml")}
+
+
+def list_presets() -> list[Preset]:
+    """Every bundled preset, sorted by name."""
+    return [load_preset(name) for name in sorted(_preset_files())]
+
+
+def load_preset(name_or_path: str) -> Preset:
+    """Load a bundled preset by name, or any preset TOML file by path."""
+    files = _preset_files()
+    if name_or_path in files:
+        source, label = files[name_or_path].read_text(encoding="utf-8"), name_or_path
+    elif name_or_path.endswith(".toml") and Path(name_or_path).is_file():
+        source, label = Path(name_or_path).read_text(encoding="utf-8"), name_or_path
+    else:
+        raise ConfigError(f"unknown preset {name_or_path!r}; choose one of {', '.join(sorted(files))} or give a .toml file")
+    try:
+        table = tomllib.loads(source)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"preset {label}: not valid TOML ({exc})") from None
+    unknown = set(table) - {"description", "model", "train"}
+    if unknown:
+        raise ConfigError(f"preset {label}: unknown table or key {sorted(unknown)[0]!r}; use [model] and [train]")
+    model, train = table.get("model", {}), table.get("train", {})
+    for section, cls in ((model, ModelConfig), (train, TrainConfig)):
+        known = {f.name for f in dataclasses.fields(cls)}
+        bad = set(section) - known
+        if bad:
+            raise ConfigError(f"preset {label}: unknown setting {sorted(bad)[0]!r}")
+    return Preset(Path(label).stem if label.endswith(".toml") else label, str(table.get("description", "")), dict(model), dict(train))
+
+
+def _coerce(cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    """Accept ints where floats are expected (TOML writes ``lr = 1`` as an int)."""
+    hints = typing.get_type_hints(cls)
+    out = {}
+    for key, value in values.items():
+        hint = hints.get(key)
+        if _is_number(value) and isinstance(value, int) and hint in (float, float | None):
+            value = float(value)
+        out[key] = value
+    return out
+
+
+def build_configs(preset: Preset, overrides: dict[str, Any] | None = None) -> tuple[ModelConfig, TrainConfig]:
+    """ModelConfig and TrainConfig from a preset, with explicit overrides (flags) on top.
+
+    A budget given explicitly replaces the preset's budgets rather than adding to them, so
+    ``--max-seconds 60`` on a preset that trains for 10 epochs trains for 60 seconds.
+    """
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    model_keys = {f.name for f in dataclasses.fields(ModelConfig)}
+    train_keys = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = set(overrides) - model_keys - train_keys
+    if unknown:
+        raise ConfigError(f"unknown setting {sorted(unknown)[0]!r}")
+    model = {**preset.model, **{k: v for k, v in overrides.items() if k in model_keys}}
+    train = dict(preset.train)
+    budgets = {"epochs", "max_steps", "max_seconds"}
+    if budgets & set(overrides):
+        for key in budgets:
+            train.pop(key, None)
+    train.update({k: v for k, v in overrides.items() if k in train_keys})
+    return ModelConfig(**_coerce(ModelConfig, model)), TrainConfig(**_coerce(TrainConfig, train))
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    """A config dataclass as a plain JSON-ready dict."""
+    return dataclasses.asdict(obj)
+
+
+def from_dict(cls: type, values: dict[str, Any]) -> Any:
+    """Rebuild a config saved with ``to_dict``; unknown keys (from newer versions) are refused."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    bad = set(values) - known
+    if bad:
+        raise ConfigError(f"unknown setting {sorted(bad)[0]!r} in saved config")
+    return cls(**_coerce(cls, values))

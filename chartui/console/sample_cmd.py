@@ -1,0 +1,102 @@
+"""``chartui sample``: stream characters from a run as they are produced."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from rich.text import Text
+
+from chartui.console.render import print_json, printable, probability_text, stdout_console
+from chartui.engine.checkpoint import open_run
+from chartui.engine.sample import Sampler
+from chartui.errors import ConfigError
+
+FLUSH_SECONDS = 0.03
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.forever and (args.json or args.num_samples > 1):
+        raise ConfigError("--forever streams one sample until Ctrl-C; drop --json and --num-samples")
+    model, vocab, ckpt = open_run(args.run, args.checkpoint)
+    sampler = Sampler(model, vocab, prompt=args.prompt, temperature=args.temperature, top_k=args.top_k,
+                      top_p=args.top_p, seed=args.seed, num_samples=args.num_samples)
+    length = None if args.forever else args.length
+    if args.num_samples > 1:
+        return _batch(args, sampler, length or args.length, ckpt)
+    if args.json:
+        start = time.perf_counter()
+        tokens = list(sampler.tokens(length))
+        seconds = time.perf_counter() - start
+        print_json({
+            "run": str(ckpt.path.parent), "checkpoint": ckpt.path.name, "step": ckpt.meta.get("step"),
+            "prompt": args.prompt, "text": "".join(t.char for t in tokens), "probs": [round(t.prob, 6) for t in tokens],
+            "temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p, "seed": args.seed,
+            "length": len(tokens), "chars_per_s": len(tokens) / seconds if seconds > 0 else None,
+        })
+        return 0
+    return _stream(args, sampler, length)
+
+
+def _stream(args: argparse.Namespace, sampler: Sampler, length: int | None) -> int:
+    console = stdout_console()
+    tty = sys.stdout.isatty()
+    if args.prompt:
+        console.print(Text(printable(args.prompt), style="bold" if tty else ""), end="")
+    chars: list[str] = []
+    probs: list[float] = []
+    last = time.monotonic()
+
+    def flush() -> None:
+        if not chars:
+            return
+        if args.color:
+            console.print(probability_text("".join(chars), probs), end="")
+        else:
+            sys.stdout.write(printable("".join(chars)))
+        sys.stdout.flush()
+        chars.clear()
+        probs.clear()
+
+    try:
+        for token in sampler.tokens(length):
+            chars.append(token.char)
+            probs.append(token.prob)
+            now = time.monotonic()
+            if now - last >= FLUSH_SECONDS:
+                flush()
+                last = now
+    except KeyboardInterrupt:
+        if length is not None:
+            raise
+    flush()
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+    return 0
+
+
+def _batch(args: argparse.Namespace, sampler: Sampler, length: int, ckpt) -> int:
+    start = time.perf_counter()
+    columns: list[list] = [[] for _ in range(args.num_samples)]
+    for n, step in enumerate(sampler.steps()):
+        if n >= length:
+            break
+        for col, tok in zip(columns, step):
+            col.append(tok)
+    seconds = time.perf_counter() - start
+    texts = ["".join(t.char for t in col) for col in columns]
+    if args.json:
+        print_json({
+            "run": str(ckpt.path.parent), "checkpoint": ckpt.path.name, "prompt": args.prompt,
+            "samples": [{"text": text, "probs": [round(t.prob, 6) for t in col]} for text, col in zip(texts, columns)],
+            "temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p, "seed": args.seed,
+            "chars_per_s": length * args.num_samples / seconds if seconds > 0 else None,
+        })
+        return 0
+    console = stdout_console()
+    for i, (text, col) in enumerate(zip(texts, columns), 1):
+        console.print(f"--- sample {i} of {args.num_samples} ---", style="dim")
+        body = probability_text(text, [t.prob for t in col]) if args.color else Text(printable(text))
+        console.print(Text(printable(args.prompt), style="bold") + body)
+    return 0

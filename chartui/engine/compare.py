@@ -1,0 +1,89 @@
+"""The chapter's architecture comparison: RNN, LSTM and GRU trained with the same budget,
+seed, corpus and hyper-parameters, then scored and sampled from one prompt.
+
+``Comparison`` is an iterator of ``(arch, event)`` pairs (every trainer event, tagged), so
+the CLI and the TUI show progress the same way; ``results`` holds one row per architecture.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from chartui.config import ARCHS, ModelConfig, TrainConfig
+from chartui.engine.corpus import Corpus, load_corpus
+from chartui.engine.events import Event, Finished
+from chartui.engine.sample import generate
+from chartui.engine.train import Trainer
+from chartui.errors import ConfigError
+from chartui.paths import runs_dir
+
+
+def parse_archs(spec: str) -> list[str]:
+    """``"rnn,lstm,gru"`` -> a checked list without repeats."""
+    archs = [a.strip().lower() for a in spec.split(",") if a.strip()]
+    if not archs:
+        raise ConfigError("--archs needs at least one of rnn, lstm, gru")
+    bad = [a for a in archs if a not in ARCHS]
+    if bad:
+        raise ConfigError(f"unknown architecture {bad[0]!r} in --archs; choose from {', '.join(ARCHS)}")
+    return list(dict.fromkeys(archs))
+
+
+class Comparison:
+    """Train each architecture in turn into ``checkpoints/compare-<time>/<arch>``."""
+
+    def __init__(self, archs: list[str], model_config: ModelConfig, train_config: TrainConfig, *,
+                 root: Path | None = None, prompt: str = "ROMEO:\n", sample_length: int = 200,
+                 temperature: float = 0.8, corpus: Corpus | None = None, preset: str = "") -> None:
+        self.archs = archs
+        self.model_config, self.train_config = model_config, train_config
+        self.prompt, self.sample_length, self.temperature = prompt, sample_length, temperature
+        self.preset = preset
+        self.corpus = corpus or load_corpus(train_config.corpus)
+        unknown = self.corpus.vocab.unknown(prompt)
+        if unknown:
+            raise ConfigError(f"the prompt {prompt!r} has characters not in the corpus; pick another --prompt")
+        self.root = root or runs_dir() / f"compare-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+        self.results: list[dict[str, Any]] = []
+        self.current: Trainer | None = None
+        self._stop = False
+
+    def stop(self) -> None:
+        """Stop the architecture in training (it saves a checkpoint) and skip the rest."""
+        self._stop = True
+        if self.current is not None:
+            self.current.stop()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop
+
+    def __iter__(self) -> Iterator[tuple[str, Event]]:
+        for arch in self.archs:
+            if self._stop:
+                break
+            mcfg = dataclasses.replace(self.model_config, arch=arch)
+            trainer = self.current = Trainer.new(mcfg, self.train_config, run=self.root / arch, preset=self.preset, corpus=self.corpus)
+            finished: Finished | None = None
+            for event in trainer:
+                if isinstance(event, Finished):
+                    finished = event
+                yield arch, event
+            assert finished is not None
+            text = generate(trainer.model, trainer.vocab, prompt=self.prompt, length=self.sample_length,
+                            temperature=self.temperature, seed=self.train_config.seed)[0]
+            val = finished.val_loss
+            self.results.append({
+                "arch": arch, "run": finished.run, "params": trainer.params["total"],
+                "train_loss": finished.train_loss, "val_loss": val,
+                "perplexity": math.exp(val) if val is not None and val < 50 else None,
+                "chars_per_s": finished.chars_per_s, "steps": finished.steps, "reason": finished.reason,
+                "sample": text,
+            })
+            if finished.reason in ("stopped", "error"):
+                break

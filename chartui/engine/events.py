@@ -1,0 +1,128 @@
+"""What the trainer reports, as small frozen dataclasses with past-tense names.
+
+The CLI turns them into progress lines or JSON lines; the TUI wraps them in one Textual
+message. ``to_dict`` gives the JSON form used by ``chartui train --json`` and metrics.jsonl.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: ClassVar[str] = "event"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"event": self.kind, **dataclasses.asdict(self)}
+
+
+@dataclass(frozen=True)
+class Started(Event):
+    """Training began (or resumed) in ``run``."""
+
+    kind: ClassVar[str] = "started"
+    run: str
+    step: int
+    resumed: bool
+    device: str
+    params: dict[str, int]
+    model: dict[str, Any]
+    train: dict[str, Any]
+    corpus: dict[str, Any]
+    train_chars: int
+    val_chars: int
+    steps_per_epoch: int
+
+
+@dataclass(frozen=True)
+class StepDone(Event):
+    """One optimiser step finished."""
+
+    kind: ClassVar[str] = "step"
+    step: int
+    epoch: float
+    """Epochs done, fractional (1.5 = halfway through the second pass)."""
+    loss: float
+    lr: float
+    chars_seen: int
+    elapsed: float
+    """Seconds of training so far, across resumes, pauses excluded."""
+    chars_per_s: float
+    """Recent training throughput (evaluation and saving excluded)."""
+    progress: float
+    """Share of the budget used, 0..1."""
+    eta: float | None
+
+
+@dataclass(frozen=True)
+class EvalDone(Event):
+    """The whole validation split was scored."""
+
+    kind: ClassVar[str] = "eval"
+    step: int
+    epoch: float
+    val_loss: float
+    best_val_loss: float
+    improved: bool
+    chars_seen: int
+    elapsed: float
+
+
+@dataclass(frozen=True)
+class SampleReady(Event):
+    """The model wrote a sample (the chapter's "watch the text improve")."""
+
+    kind: ClassVar[str] = "sample"
+    step: int
+    epoch: float
+    prompt: str
+    text: str
+    temperature: float
+
+
+@dataclass(frozen=True)
+class CheckpointSaved(Event):
+    """A checkpoint reached the disk (atomically)."""
+
+    kind: ClassVar[str] = "checkpoint"
+    step: int
+    path: str
+    which: str
+    """``last`` (resumable) or ``best`` (lowest validation loss)."""
+
+
+@dataclass(frozen=True)
+class Paused(Event):
+    kind: ClassVar[str] = "paused"
+    step: int
+
+
+@dataclass(frozen=True)
+class Resumed(Event):
+    kind: ClassVar[str] = "resumed"
+    step: int
+
+
+@dataclass(frozen=True)
+class Finished(Event):
+    """Training ended; the last event of every run."""
+
+    kind: ClassVar[str] = "finished"
+    run: str
+    reason: str
+    """``budget``, ``stopped`` (asked to stop; resumable), ``diverged`` or ``error``."""
+    steps: int
+    val_loss: float | None
+    best_val_loss: float | None
+    train_loss: float | None
+    chars_per_s: float
+    elapsed: float
+    message: str = ""
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.kind: cls for cls in (Started, StepDone, EvalDone, SampleReady, CheckpointSaved, Paused, Resumed, Finished)
+}

@@ -1,0 +1,109 @@
+"""Sampling: greedy is argmax, masks do what they say, the same seed gives the same text."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from chartui.config import ModelConfig
+from chartui.engine.corpus import Vocab
+from chartui.engine.models import CharModel
+from chartui.engine.sample import Sampler, filter_logits, generate, softmax, stream
+from chartui.errors import ConfigError
+
+VOCAB = Vocab("\n !',.:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    m = CharModel(ModelConfig(arch="lstm", layers=2, embed=8, hidden=32), VOCAB.size)
+    with torch.no_grad():
+        m.head.weight.mul_(20)  # sharp distributions, so sampling knobs matter
+    return m.eval()
+
+
+def test_same_seed_same_text_and_different_seed_different_text(model):
+    a = "".join(t.char for t in stream(model, VOCAB, prompt="KING ", length=200, seed=7))
+    b = "".join(t.char for t in stream(model, VOCAB, prompt="KING ", length=200, seed=7))
+    c = "".join(t.char for t in stream(model, VOCAB, prompt="KING ", length=200, seed=8))
+    assert a == b and a != c and len(a) == 200
+
+
+def test_greedy_equals_argmax_of_the_fused_model(model):
+    tokens = list(stream(model, VOCAB, prompt="ROMEO:\n", length=40, temperature=0))
+    text = "ROMEO:\n"
+    for tok in tokens:
+        with torch.no_grad():
+            logits, _ = model(torch.from_numpy(VOCAB.encode(text))[None])
+        probs = torch.softmax(logits[0, -1], -1)
+        assert tok.index == int(probs.argmax())
+        assert tok.prob == pytest.approx(float(probs.max()), abs=1e-5)
+        text += tok.char
+
+
+def test_top_k_keeps_exactly_k_candidates():
+    logits = np.array([[1.0, 5.0, 3.0, 4.0, 2.0]])
+    p = filter_logits(logits, temperature=1.0, top_k=2, top_p=None)
+    assert np.count_nonzero(p) == 2 and p[0, 1] > p[0, 3] > 0 and p.sum() == pytest.approx(1)
+    # k at least the vocabulary: nothing is cut
+    assert np.count_nonzero(filter_logits(logits, temperature=1.0, top_k=99, top_p=None)) == 5
+
+
+def test_top_p_keeps_the_smallest_set_reaching_p():
+    probs = np.array([[0.5, 0.3, 0.15, 0.05]])
+    logits = np.log(probs)
+    assert np.count_nonzero(filter_logits(logits, temperature=1, top_k=None, top_p=0.5)) == 1
+    assert np.count_nonzero(filter_logits(logits, temperature=1, top_k=None, top_p=0.75)) == 2
+    assert np.count_nonzero(filter_logits(logits, temperature=1, top_k=None, top_p=0.85)) == 3
+    tiny = filter_logits(logits, temperature=1, top_k=None, top_p=1e-9)
+    assert tiny[0, 0] == 1.0  # the likeliest character always survives
+
+
+def test_extreme_temperatures_stay_finite(model):
+    cold = list(stream(model, VOCAB, prompt="A", length=30, temperature=1e-6, seed=1))
+    greedy = list(stream(model, VOCAB, prompt="A", length=30, temperature=0))
+    assert [t.char for t in cold] == [t.char for t in greedy]
+    hot = list(stream(model, VOCAB, prompt="A", length=300, temperature=100, seed=1))
+    assert len({t.char for t in hot}) > 20  # near uniform
+    assert all(np.isfinite(t.prob) for t in hot)
+
+
+def test_top_k_one_is_greedy_and_knobs_change_mid_stream(model):
+    s = Sampler(model, VOCAB, prompt="A", temperature=1.0, top_k=1, seed=3)
+    first = [t.char for t in s.tokens(20)]
+    assert first == [t.char for t in stream(model, VOCAB, prompt="A", length=20, temperature=0)]
+    s.set_knobs(temperature=2.0, top_k=None)
+    assert s.temperature == 2.0 and s.top_k is None
+    with pytest.raises(ConfigError, match="temperature"):
+        s.set_knobs(temperature=-1)
+
+
+def test_unseen_prompt_characters_are_named(model):
+    with pytest.raises(ConfigError, match="never saw: '@', '~'"):
+        Sampler(model, VOCAB, prompt="Hi @home ~")
+
+
+@pytest.mark.parametrize("kwargs, flag", [({"temperature": -0.1}, "--temperature"), ({"top_k": 0}, "--top-k"),
+                                          ({"top_p": 0.0}, "--top-p"), ({"top_p": 1.5}, "--top-p")])
+def test_bad_knobs_are_refused(model, kwargs, flag):
+    with pytest.raises(ConfigError, match=flag):
+        Sampler(model, VOCAB, prompt="A", **kwargs)
+
+
+def test_empty_and_huge_prompts(model):
+    assert len(list(stream(model, VOCAB, prompt="", length=10))) == 10
+    huge = ("To be, or not to be: that is the question.\n" * 2400)[:100_000]
+    tokens = list(stream(model, VOCAB, prompt=huge, length=5, seed=2))
+    assert len(tokens) == 5
+
+
+def test_batch_mode_gives_independent_samples(model):
+    texts = generate(model, VOCAB, prompt="A", length=50, num_samples=4, seed=1, temperature=1.0)
+    assert len(texts) == 4 and all(len(t) == 50 for t in texts) and len(set(texts)) > 1
+
+
+def test_softmax_is_stable():
+    p = softmax(np.array([[1000.0, 0.0, -1000.0]]))
+    assert np.isfinite(p).all() and p[0, 0] == pytest.approx(1.0)

@@ -1,0 +1,196 @@
+"""The trainer: loss falls, runs repeat, resume equals no interruption, control works."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+
+import pytest
+import torch
+
+from chartui.engine import checkpoint as ck
+from chartui.engine.events import CheckpointSaved, EvalDone, Finished, Paused, Resumed, SampleReady, Started, StepDone
+from chartui.engine.train import Trainer
+from chartui.errors import ConfigError, CorpusError, RunError
+from tests.conftest import tiny_configs, train_run
+
+
+def _losses(events):
+    return [e.loss for e in events if isinstance(e, StepDone)]
+
+
+@pytest.fixture(scope="module")
+def short_corpus(shakespeare_text, tmp_path_factory):
+    """3,000 characters: a tiny batch geometry crosses several epochs in a few dozen steps."""
+    path = tmp_path_factory.mktemp("short") / "short.txt"
+    path.write_text(shakespeare_text[:3_000])
+    return path
+
+
+@pytest.mark.parametrize("arch", ["rnn", "lstm", "gru"])
+def test_loss_falls_for_every_architecture(small_corpus, tmp_path, arch):
+    _, events = train_run(small_corpus, tmp_path / arch, arch=arch, hidden=32, max_steps=80, lr=0.02)
+    losses = _losses(events)
+    assert len(losses) == 80
+    first, last = sum(losses[:5]) / 5, sum(losses[-10:]) / 10
+    assert last < first - 0.8, (first, last)
+    finished = events[-1]
+    assert isinstance(finished, Finished) and finished.reason == "budget"
+    assert finished.val_loss is not None and finished.val_loss < math.log(65)
+
+
+def test_events_arrive_in_order_and_metrics_are_kept(small_corpus, tmp_path):
+    trainer, events = train_run(small_corpus, tmp_path / "run", max_steps=30, eval_interval=10, sample_interval=15, metrics_every=5)
+    assert isinstance(events[0], Started) and isinstance(events[-1], Finished)
+    kinds = [e.kind for e in events]
+    assert kinds.count("step") == 30 and kinds.count("eval") == 3 and kinds.count("sample") >= 2
+    started = events[0]
+    assert started.params["total"] == sum(started.params[k] for k in ("embedding", "recurrent", "head"))
+    evals = [e for e in events if isinstance(e, EvalDone)]
+    assert [e.step for e in evals] == [10, 20, 30]
+    assert {e.which for e in events if isinstance(e, CheckpointSaved)} == {"last", "best"}
+    records = ck.read_metrics(tmp_path / "run" / ck.METRICS)
+    assert [r["step"] for r in records if r["event"] == "step"] == [5, 10, 15, 20, 25, 30]
+    assert records[-1]["event"] == "finished" and records[-1]["steps"] == 30
+    info = json.loads((tmp_path / "run" / ck.RUN_JSON).read_text())
+    assert info["vocab"] == trainer.vocab.chars and info["corpus"]["chars"] > 30_000
+    assert "step 15" in (tmp_path / "run" / ck.SAMPLES).read_text()
+
+
+def test_same_seed_same_losses_and_samples(small_corpus, tmp_path):
+    kw = dict(max_steps=25, dropout=0.2, layers=2, sample_interval=25, batching="stateful")
+    _, a = train_run(small_corpus, tmp_path / "a", **kw)
+    _, b = train_run(small_corpus, tmp_path / "b", **kw)
+    _, c = train_run(small_corpus, tmp_path / "c", **kw, seed=99)
+    assert _losses(a) == _losses(b) != _losses(c)
+    samples = lambda evs: [e.text for e in evs if isinstance(e, SampleReady)]  # noqa: E731
+    assert samples(a) == samples(b) and samples(a)
+
+
+@pytest.mark.parametrize("batching", ["stateful", "windows"])
+def test_resume_equals_an_uninterrupted_run(short_corpus, tmp_path, batching):
+    kw = dict(max_steps=50, layers=2, dropout=0.25, batching=batching, schedule="cosine", warmup_steps=5, sample_interval=20)
+    whole, whole_events = train_run(short_corpus, tmp_path / "whole", **kw)
+    assert whole.steps_per_epoch <= 25  # the run crosses epoch boundaries
+
+    m, t = tiny_configs(short_corpus, **kw)
+    part = Trainer.new(m, t, run=tmp_path / "part")
+    first = []
+    for ev in part:
+        first.append(ev)
+        if isinstance(ev, StepDone) and ev.step == 17:
+            part.stop()
+    assert first[-1].reason == "stopped" and first[-1].steps == 17
+    meta = ck.read_header(tmp_path / "part" / ck.LAST).meta
+    assert meta["status"] == "stopped" and meta["step"] == 17
+
+    resumed = Trainer.resume(tmp_path / "part")
+    rest = list(resumed)
+    assert rest[0].resumed and rest[0].step == 17
+    assert _losses(first) + _losses(rest) == _losses(whole_events)
+    for (name, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert rest[-1].val_loss == whole_events[-1].val_loss
+    # metrics after the checkpoint were redone, not duplicated
+    steps = [r["step"] for r in ck.read_metrics(tmp_path / "part" / ck.METRICS) if r["event"] == "step"]
+    assert steps == sorted(set(steps))
+
+
+def test_resume_can_extend_the_budget_but_not_change_the_model(small_corpus, tmp_path):
+    train_run(small_corpus, tmp_path / "run", max_steps=10)
+    with pytest.raises(ConfigError, match="--hidden cannot change when resuming"):
+        Trainer.resume(tmp_path / "run", {"hidden": 64})
+    events = list(Trainer.resume(tmp_path / "run", {"max_steps": 15, "lr": 0.005}))
+    assert events[-1].steps == 15 and events[0].train["lr"] == 0.005
+
+
+def test_resume_refuses_a_folder_that_is_not_a_run(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(RunError, match="no last.safetensors"):
+        Trainer.resume(tmp_path / "empty")
+    with pytest.raises(RunError, match="no run at"):
+        Trainer.resume(tmp_path / "missing")
+
+
+def test_new_run_refuses_to_overwrite_an_existing_run(small_corpus, tmp_path):
+    train_run(small_corpus, tmp_path / "run", max_steps=3)
+    with pytest.raises(RunError, match="already holds a run"):
+        train_run(small_corpus, tmp_path / "run", max_steps=3)
+
+
+def test_pause_holds_training_until_unpaused(small_corpus, tmp_path):
+    m, t = tiny_configs(small_corpus, max_steps=40)
+    trainer = Trainer.new(m, t, run=tmp_path / "run")
+    seen = []
+
+    def consume():
+        for ev in trainer:
+            seen.append((time.monotonic(), ev))
+            if isinstance(ev, StepDone) and ev.step == 5:
+                trainer.pause()
+
+    thread = threading.Thread(target=consume)
+    thread.start()
+    time.sleep(0.5)
+    paused_at = len(seen)
+    time.sleep(0.3)
+    assert len(seen) == paused_at and isinstance(seen[-1][1], Paused) and trainer.paused
+    trainer.unpause()
+    thread.join(30)
+    kinds = [ev.kind for _, ev in seen]
+    assert kinds.index("paused") < kinds.index("resumed") and seen[-1][1].steps == 40
+    assert seen[-1][1].elapsed < 0.8 + (seen[-1][0] - seen[0][0]) - 0.7  # the pause did not count as training
+
+
+def test_stop_while_paused_saves_and_ends(small_corpus, tmp_path):
+    m, t = tiny_configs(small_corpus, max_steps=1000)
+    trainer = Trainer.new(m, t, run=tmp_path / "run")
+    events = []
+    for ev in trainer:
+        events.append(ev)
+        if isinstance(ev, StepDone) and ev.step == 3:
+            trainer.pause()
+        if isinstance(ev, Paused):
+            trainer.stop()
+    assert events[-1].reason == "stopped" and not any(isinstance(e, Resumed) for e in events)
+    assert ck.read_header(tmp_path / "run" / ck.LAST).meta["step"] == 3
+
+
+def test_divergence_stops_and_keeps_the_last_good_checkpoint(small_corpus, tmp_path):
+    train_run(small_corpus, tmp_path / "run", max_steps=10)
+    good = (tmp_path / "run" / ck.LAST).read_bytes()
+    events = list(Trainer.resume(tmp_path / "run", {"max_steps": 30, "lr": 1e3}))
+    finished = events[-1]
+    assert finished.reason == "diverged" and "diverged" in finished.message and "--lr" in finished.message
+    assert finished.steps <= 13  # caught within a step or two
+    assert (tmp_path / "run" / ck.LAST).read_bytes() == good
+
+
+def test_checkpoints_on_a_time_cadence(small_corpus, tmp_path):
+    _, events = train_run(small_corpus, tmp_path / "run", max_seconds=1.5, checkpoint_seconds=0.3)
+    saves = [e for e in events if isinstance(e, CheckpointSaved) and e.which == "last"]
+    assert len(saves) >= 3
+
+
+def test_corpus_shorter_than_a_batch_is_refused_before_anything_is_written(tmp_path):
+    path = tmp_path / "short.txt"
+    path.write_text("tiny corpus\n" * 3)
+    with pytest.raises(CorpusError, match="shorter than one batch"):
+        train_run(path, tmp_path / "run")
+    assert not (tmp_path / "run" / ck.RUN_JSON).exists()
+
+
+def test_learning_rate_schedule_warms_up_then_decays(small_corpus, tmp_path):
+    _, events = train_run(small_corpus, tmp_path / "run", max_steps=40, warmup_steps=10, schedule="cosine", lr=0.01)
+    lrs = [e.lr for e in events if isinstance(e, StepDone)]
+    assert lrs[0] == pytest.approx(0.001) and lrs[9] == pytest.approx(0.01)
+    assert lrs[-1] < lrs[20] < lrs[10] and lrs[-1] >= 0.001 - 1e-9
+
+
+def test_snapshot_is_a_detached_cpu_copy(small_corpus, tmp_path):
+    trainer, _ = train_run(small_corpus, tmp_path / "run", max_steps=5)
+    snap = trainer.snapshot()
+    for a, b in zip(snap.parameters(), trainer.model.parameters()):
+        assert torch.equal(a, b) and a.data_ptr() != b.data_ptr()
