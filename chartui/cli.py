@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from chartui import __version__
-from chartui.config import ARCHS, BATCHING, DEVICES, DEFAULT_PRESET
+from chartui.config import ARCHS, BATCHING, DEFAULT_PRESET, DEVICES
 from chartui.errors import ChartuiError
 
 # Flags that map one-to-one onto ModelConfig / TrainConfig fields (None = not given).

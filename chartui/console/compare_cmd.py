@@ -13,8 +13,9 @@ from rich.text import Text
 
 from chartui.cli import TRAIN_FLAGS
 from chartui.config import build_configs, load_preset
-from chartui.console.render import fmt_int, fmt_loss, fmt_rate, is_tty, print_json, printable, stderr_console, stdout_console
+from chartui.console.render import is_tty, print_json, stderr_console, stdout_console
 from chartui.console.train_cmd import _stop_on_signals
+from chartui.display import fmt_int, fmt_loss, fmt_rate, printable
 from chartui.engine.compare import Comparison, parse_archs
 from chartui.engine.events import EvalDone, Finished, Started, StepDone
 

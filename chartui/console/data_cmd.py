@@ -7,9 +7,8 @@ import argparse
 from rich.table import Table
 from rich.text import Text
 
-from chartui.console.render import (
-    BAR_STYLE, WHITESPACE_STYLE, bar, is_tty, print_json, printable, stdout_console,
-)
+from chartui.console.render import BAR_STYLE, WHITESPACE_STYLE, is_tty, print_json, stdout_console
+from chartui.display import bar, printable
 from chartui.engine.corpus import corpus_stats, load_corpus, show_char
 
 

@@ -11,16 +11,14 @@ import numpy as np
 from rich.table import Table
 from rich.text import Text
 
-from chartui.console.render import (
-    coloured_text, print_json, printable, ramp_colour, stdout_console,
-)
+from chartui.console.render import coloured_text, print_json, stdout_console
+from chartui.display import SHADES, printable, ramp_colour, shade
 from chartui.engine.checkpoint import open_run
 from chartui.engine.corpus import decode_text
 from chartui.engine.gates import GateTrace, rank_units, trace
 from chartui.errors import ConfigError, CorpusError
 
 DEFAULT_GATE = {"lstm": "forget", "gru": "update", "rnn": "hidden"}
-SHADES = " .:-=+*#%@"  # plain output: low .. high
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,12 +34,12 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json({
             **tr.to_dict(args.layer), "run": str(ckpt.path.parent), "gate": gate, "unit": unit,
-            "range": list(tr.value_range(args.layer, gate)),
+            "range": list(tr.value_range(args.layer, gate, unit)),
             "ranking": [r.to_dict() for r in ranking],
             "next": [[[c, round(p, 5)] for c, p in tr.top_next(t)] for t in range(len(text))],
         })
         return 0
-    lo, hi = tr.value_range(args.layer, gate)
+    lo, hi = tr.value_range(args.layer, gate, unit)
     diverging = lo < 0
     n_units = min(args.units, tr.hidden)
     if sys.stdout.isatty():
@@ -105,11 +103,6 @@ def _render_rich(tr: GateTrace, layer: int, gate: str, unit: int, values, rankin
     console.print(table)
 
 
-def _shade(v: float, lo: float, hi: float) -> str:
-    t = 0.5 if hi <= lo else (v - lo) / (hi - lo)
-    return SHADES[min(max(int(t * len(SHADES)), 0), len(SHADES) - 1)]
-
-
 def _render_plain(tr: GateTrace, layer: int, gate: str, unit: int, values, ranking, lo, hi, n_units) -> None:
     out = sys.stdout
     why = next((_why(r) for r in ranking if r.unit == unit), "chosen with --unit")
@@ -119,7 +112,7 @@ def _render_plain(tr: GateTrace, layer: int, gate: str, unit: int, values, ranki
     for line in tr.text.split("\n"):
         seg = values[pos : pos + len(line) + 1, unit]
         out.write(printable(line) + "\u21b5\n")
-        out.write("".join(_shade(float(v), lo, hi) for v in seg) + "\n")
+        out.write("".join(shade(float(v), lo, hi) for v in seg) + "\n")
         pos += len(line) + 1
     out.write(f"\nunits 0-{n_units - 1} x characters:\n")
     shown = "".join("~" if c == "\n" else "_" if c == " " else printable(c) for c in tr.text)
@@ -127,7 +120,7 @@ def _render_plain(tr: GateTrace, layer: int, gate: str, unit: int, values, ranki
     for start in range(0, len(tr.text), width):
         out.write("     " + shown[start : start + width] + "\n")
         for u in range(n_units):
-            out.write(f"#{u:<3} " + "".join(_shade(float(v), lo, hi) for v in values[start : start + width, u]) + "\n")
+            out.write(f"#{u:<3} " + "".join(shade(float(v), lo, hi) for v in values[start : start + width, u]) + "\n")
     out.write(f"\nmost interesting {gate} units (layer {layer}):\n")
     for r in ranking:
         out.write(f"  unit {r.unit:>4}  {_why(r)}\n")

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from rich.table import Table
 
-from chartui.console.render import fmt_duration, fmt_int, fmt_loss, fmt_rate, print_json, stdout_console
+from chartui.console.render import print_json, stdout_console
+from chartui.display import fmt_duration, fmt_int, fmt_loss, fmt_rate
 from chartui.engine.checkpoint import list_runs
 from chartui.paths import runs_dir
 

@@ -8,7 +8,8 @@ import time
 
 from rich.text import Text
 
-from chartui.console.render import print_json, printable, probability_text, stdout_console
+from chartui.console.render import print_json, probability_text, stdout_console
+from chartui.display import printable
 from chartui.engine.checkpoint import open_run
 from chartui.engine.sample import Sampler
 from chartui.errors import ConfigError

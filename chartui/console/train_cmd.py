@@ -21,9 +21,8 @@ from rich.text import Text
 
 from chartui.cli import TRAIN_FLAGS
 from chartui.config import DEFAULT_PRESET, build_configs, load_preset
-from chartui.console.render import (
-    fmt_duration, fmt_loss, fmt_rate, is_tty, print_json, printable, stderr_console, stdout_console,
-)
+from chartui.console.render import is_tty, print_json, stderr_console, stdout_console
+from chartui.display import fmt_duration, fmt_loss, fmt_rate, printable
 from chartui.engine.events import (
     CheckpointSaved, EvalDone, Event, Finished, SampleReady, Started, StepDone,
 )

@@ -52,11 +52,13 @@ class GateTrace:
             raise ConfigError(f"--gate {gate!r} does not exist in a {self.arch}; choose one of {', '.join(self.gate_names)}")
         return self.layers[layer][gate]
 
-    def value_range(self, layer: int, gate: str) -> tuple[float, float]:
-        """The colour scale for a gate: its natural range, or the observed one for the cell."""
+    def value_range(self, layer: int, gate: str, unit: int | None = None) -> tuple[float, float]:
+        """The colour scale for a gate: its natural range; for the (unbounded) cell state, the
+        largest magnitude seen, in ``unit`` when one is given, else in any unit."""
         lo, hi = GATE_RANGE[gate]
         if lo is None or hi is None:
-            m = float(np.abs(self.values(layer, gate)).max()) or 1.0
+            values = self.values(layer, gate)
+            m = float(np.abs(values if unit is None else values[:, unit]).max()) or 1.0
             return (-m, m)
         return (lo, hi)
 

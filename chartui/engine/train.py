@@ -37,9 +37,22 @@ from chartui.engine.corpus import Corpus, Vocab, load_corpus
 from chartui.engine.device import autocast_dtype, describe, pick_device, set_threads
 from chartui.engine.evaluate import evaluate_ids
 from chartui.engine.events import (
-    CheckpointSaved, EvalDone, Event, Finished, Paused, Resumed, SampleReady, Started, StepDone,
+    CheckpointSaved,
+    EvalDone,
+    Event,
+    Finished,
+    Paused,
+    Resumed,
+    SampleReady,
+    Started,
+    StepDone,
 )
-from chartui.engine.models import CharModel, detach_state, state_from_tensors, state_tensors
+from chartui.engine.models import (
+    CharModel,
+    detach_state,
+    state_from_tensors,
+    state_tensors,
+)
 from chartui.engine.sample import generate
 from chartui.errors import ConfigError, CorpusError, RunError, SaveError
 from chartui.paths import runs_dir

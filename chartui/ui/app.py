@@ -1,0 +1,229 @@
+"""The chartui app: five tabs over one engine, keyboard first.
+
+This file holds the frame only: tabs, app-wide bindings, the command palette, the active
+run shared by Generate and Gates, the "terminal too small" notice and quitting safely (a
+run in training is stopped and checkpointed before the app exits). Each tab lives in
+chartui/ui/tabs/, widgets in chartui/ui/widgets/, layout and colours in chartui.tcss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.events import Resize
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+
+from chartui.config import DEFAULT_PRESET
+from chartui.engine import checkpoint as ck
+from chartui.ui.screens import ConfirmQuit, HelpScreen, RunPicker
+from chartui.ui.tabs.compare import CompareTab
+from chartui.ui.tabs.data import DataTab
+from chartui.ui.tabs.gates import GatesTab
+from chartui.ui.tabs.generate import GenerateTab
+from chartui.ui.tabs.train import TrainTab
+
+MIN_WIDTH, MIN_HEIGHT = 80, 24
+TABS = ("train", "generate", "gates", "data", "compare")
+
+
+class ChartuiApp(App[None]):
+    """Train character-level language models and watch them learn."""
+
+    CSS_PATH = "chartui.tcss"
+    TITLE = "chartui"
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("ctrl+r", "pick_run", "Pick run"),
+        *(Binding(str(i + 1), f"tab('{name}')", name.title(), show=False) for i, name in enumerate(TABS)),
+    ]
+
+    active_run: reactive[str | None] = reactive(None)
+    """The run Generate and Gates use: a run folder, or ``__live__`` for the model in training."""
+
+    def __init__(self, *, run: str | Path | None = None, corpus: str = "shakespeare", preset: str = DEFAULT_PRESET,
+                 overrides: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.open_on = Path(run) if run else None
+        self.corpus, self.preset, self.overrides = corpus, preset, overrides
+        self.quitting = False
+        self._train_tab: TrainTab | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with TabbedContent(initial="train", id="tabs"):
+            with TabPane("1 Train", id="train"):
+                yield TrainTab(corpus=self.corpus, preset=self.preset, overrides=self.overrides, id="train-tab")
+            with TabPane("2 Generate", id="generate"):
+                yield GenerateTab(id="generate-tab")
+            with TabPane("3 Gates", id="gates"):
+                yield GatesTab(id="gates-tab")
+            with TabPane("4 Data", id="data"):
+                yield DataTab(corpus=self.corpus, id="data-tab")
+            with TabPane("5 Compare", id="compare"):
+                yield CompareTab(id="compare-tab")
+        yield Static("", id="too-small")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._train_tab = self.query_one(TrainTab)
+        self._train_tab.focus_default()
+        self._check_size(self.size.width, self.size.height)
+        try:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                loop.add_signal_handler(sig, self._on_terminate)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # not the main thread (tests) or no signal support
+        if self.open_on is not None:
+            self.open_run(str(self.open_on))
+        elif self.active_run is None:
+            runs = ck.list_runs()
+            if runs:
+                self.active_run = runs[-1]["run"]
+
+    # --- tabs and runs ----------------------------------------------------------------------
+
+    @property
+    def train_tab(self) -> TrainTab:
+        return self.query_one(TrainTab)
+
+    def action_tab(self, name: str) -> None:
+        self.query_one("#tabs", TabbedContent).active = name
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        pane = event.pane.id
+        # Put the focus inside the tab, so its keys work at once (not on the tab bar).
+        tab = event.pane.query_one(f"#{pane}-tab")
+        tab.focus_default()
+        if pane == "generate":
+            self.query_one(GenerateTab).refresh_runs()
+        elif pane == "gates":
+            gates = self.query_one(GatesTab)
+            if gates.trace is None and self.active_run:
+                gates.action_trace()
+
+    def open_run(self, run: str) -> None:
+        """Make ``run`` the active run: its curves in Train, and Generate and Gates use it."""
+        try:
+            path = ck.resolve_run(run)
+        except Exception as exc:  # noqa: BLE001 - a user-given path: report, do not crash
+            self.notify(str(exc), severity="error")
+            return
+        self.active_run = str(path)
+        if not self.train_tab.is_training:
+            self.train_tab.open_run(path)
+        self.refresh_runs()
+        gates = self.query_one(GatesTab)
+        gates.trace = None
+        if self.query_one("#tabs", TabbedContent).active == "gates":
+            gates.action_trace()
+
+    def refresh_runs(self) -> None:
+        self.query_one(GenerateTab).refresh_runs()
+        self.query_one(CompareTab).action_refresh()
+
+    def watch_active_run(self, run: str | None) -> None:
+        if run and run != "__live__":
+            self.sub_title = Path(run).name
+
+    def action_pick_run(self) -> None:
+        def chosen(run: str | None) -> None:
+            if run == "__live__":
+                self.active_run = run
+            elif run:
+                self.open_run(run)
+
+        self.push_screen(RunPicker(live=self.train_tab.is_training), chosen)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        train = self.train_tab
+        yield SystemCommand("Start training", "Train the form's preset on its corpus (or resume the opened run)", train.action_start)
+        yield SystemCommand("Pause or resume training", "Hold the trainer between steps", train.action_pause)
+        yield SystemCommand("Stop training", "Stop and save a resumable checkpoint", train.action_stop)
+        yield SystemCommand("Pick a run", "Choose the run that Generate and Gates use", self.action_pick_run)
+        yield SystemCommand("Generate", "Stream text from the active run", self._generate_now)
+        yield SystemCommand("Compare temperatures", "One prompt at T=0.5, 1.0 and 1.5", lambda: self._generate_mode("temperatures"))
+        yield SystemCommand("Compare architectures", "One prompt across RNN, LSTM and GRU runs", lambda: self._generate_mode("runs"))
+        yield SystemCommand("Trace gates", "Colour the passage by a unit's gate activation", self._trace_now)
+        for name in TABS:
+            yield SystemCommand(f"Go to {name.title()}", f"Show the {name.title()} tab", lambda n=name: self.action_tab(n))
+
+    def _generate_now(self) -> None:
+        self.action_tab("generate")
+        self.query_one(GenerateTab).action_regenerate()
+
+    def _generate_mode(self, mode: str) -> None:
+        self.action_tab("generate")
+        self.query_one(GenerateTab).action_mode(mode)
+
+    def _trace_now(self) -> None:
+        self.action_tab("gates")
+        self.query_one(GatesTab).action_trace()
+
+    # --- size -------------------------------------------------------------------------------
+
+    def on_resize(self, event: Resize) -> None:
+        self._check_size(event.size.width, event.size.height)
+
+    def _check_size(self, width: int, height: int) -> None:
+        small = width < MIN_WIDTH or height < MIN_HEIGHT
+        self.screen.set_class(small, "too-small")
+        if small:
+            self.query_one("#too-small", Static).update(
+                f"Terminal too small: chartui needs at least {MIN_WIDTH}x{MIN_HEIGHT}, this one is {width}x{height}.\n"
+                "Enlarge the window (training, if any, goes on). ctrl+q quits."
+            )
+
+    # --- quitting -----------------------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        if self.quitting:
+            return
+        if self.train_tab.is_training:
+            self.push_screen(ConfirmQuit(), self._confirmed)
+            return
+        self._close_streams()
+        self.exit()
+
+    def _confirmed(self, yes: bool | None) -> None:
+        if yes:
+            self._save_and_exit()
+
+    def _on_terminate(self) -> None:
+        """SIGTERM/SIGHUP: no question, save and leave."""
+        self._save_and_exit()
+
+    def _save_and_exit(self) -> None:
+        if self.quitting:
+            return
+        self.quitting = True
+        self.notify("saving a resumable checkpoint...", timeout=10)
+        self._close_streams()
+        self._wait_then_exit()
+
+    @work(thread=True, group="quit", exit_on_error=False)
+    def _wait_then_exit(self) -> None:
+        self.train_tab.stop_and_wait(timeout=10)
+        self.call_from_thread(self.exit)
+
+    def _close_streams(self) -> None:
+        self.query_one(GenerateTab).stop()
+
+    def shutdown(self) -> None:
+        """After ``run()`` returns: make sure no trainer is left running (blocking)."""
+        if self._train_tab is not None:
+            self._train_tab.stop_and_wait(timeout=15)

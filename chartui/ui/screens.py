@@ -1,0 +1,98 @@
+"""Modal screens: help, the quit confirmation while training, and the run picker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Label, Markdown, OptionList
+from textual.widgets.option_list import Option
+
+from chartui.display import fmt_loss
+from chartui.engine import checkpoint as ck
+
+HELP = """\
+# chartui keys
+
+**Everywhere**: `1`-`5` switch tabs, `ctrl+r` pick a run, `ctrl+p` command palette,
+`?` this help, `ctrl+q` quit (asks first while training, then saves a resumable checkpoint).
+
+**Train**: `s` start (or resume an opened run), `p` pause/resume, `x` stop (saves),
+`c` chart against steps or characters seen. Edit the form first; the preset fills it.
+
+**Generate**: `+`/`-` temperature, `g` greedy, `k` top-k, `p` top-p, `r` regenerate (same seed),
+`n` new seed, `space` pause/go, `[`/`]` slower/faster, `o` colour each character by its
+probability, `t` the same prompt at three temperatures, `a` across runs of each architecture.
+Edit the prompt and press enter; `\\n` is a newline.
+
+**Gates**: `←`/`→` move along the text, `↑`/`↓` unit, `g` gate, `l` layer, `n` next
+interesting unit, `e` edit the passage (`escape` to leave), `t` trace again.
+Enter on a ranked unit shows it.
+
+**Data**: type a corpus (a name or a path) and press enter; `r` reloads.
+
+**Compare**: `enter` opens a run, `space` adds or removes it from the chart,
+`v` train or validation curves, `r` refresh.
+
+Slow link? Start with `TEXTUAL_FPS=10 chartui`. No colour? `NO_COLOR=1 chartui` shades the gates.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-box"):
+            yield Markdown(HELP)
+            yield Label("escape closes", classes="dim")
+
+
+class ConfirmQuit(ModalScreen[bool]):
+    """Asked when quitting while a run trains."""
+
+    BINDINGS = [
+        Binding("y,enter", "answer(True)", "Save and quit"),
+        Binding("n,escape", "answer(False)", "Keep training"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-box"):
+            yield Label("A run is training.", classes="title")
+            yield Label("Quit now? It saves a resumable checkpoint first (continue later with `chartui ui RUN` or `chartui train --resume RUN`).")
+            yield Label("y / enter: save and quit      n / escape: keep training", classes="dim")
+
+    def action_answer(self, value: bool) -> None:
+        self.dismiss(value)
+
+
+class RunPicker(ModalScreen[str | None]):
+    """Choose the run that Generate and Gates use."""
+
+    BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
+
+    def __init__(self, live: bool) -> None:
+        super().__init__()
+        self.live = live
+
+    def compose(self) -> ComposeResult:
+        options = []
+        if self.live:
+            options.append(Option("the model training now", id="__live__"))
+        for r in reversed(ck.list_runs()):
+            options.append(Option(f"{Path(r['run']).name}   {r['arch']} {r['layers']}x{r['hidden']}   best val {fmt_loss(r['best_val_loss'])}   {r['status']}",
+                                  id=r["run"]))
+        with Vertical(id="picker-box"):
+            yield Label("Pick a run (enter)", classes="title")
+            if options:
+                yield OptionList(*options, id="picker-list")
+            else:
+                yield Label("No runs yet: start one in the Train tab (s).")
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)

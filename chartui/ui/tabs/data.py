@@ -1,0 +1,102 @@
+"""The Data tab: a corpus's statistics and its top-30 character histogram, whitespace
+highlighted. The corpus loads in a thread worker (building Shakespeare takes a second)."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.suggester import SuggestFromList
+from textual.widgets import Input, Label, Static
+
+from chartui.display import bar, printable
+from chartui.engine.corpus import NAMED, corpus_stats, load_corpus, show_char
+from chartui.errors import ChartuiError
+from chartui.ui.messages import StatsReady, WorkFailed
+
+WHITESPACE = "bold dark_orange"
+BAR = "dodger_blue2"
+
+
+class DataTab(Vertical):
+    """Corpus statistics."""
+
+    BINDINGS = [Binding("r", "load", "Reload")]
+
+    def __init__(self, *, corpus: str = "shakespeare", **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.corpus = corpus
+        self.loaded_for: str | None = None
+        self.stats: dict | None = None
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="data-top"):
+            yield Label("Corpus")
+            yield Input(self.corpus, id="data-corpus", compact=True, suggester=SuggestFromList(NAMED))
+        with Horizontal(id="data-body"):
+            with VerticalScroll(id="data-left"):
+                yield Static("", id="data-summary")
+            with VerticalScroll(id="data-right"):
+                yield Static("", id="data-histogram")
+
+    def focus_default(self) -> None:
+        self.query_one("#data-right").focus()
+
+    def on_show(self) -> None:
+        if self.loaded_for is None:
+            self.action_load()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "data-corpus":
+            self.action_load()
+
+    def action_load(self) -> None:
+        spec = self.query_one("#data-corpus", Input).value.strip() or "shakespeare"
+        self.loaded_for = spec
+        self.query_one("#data-summary", Static).update(f"loading {printable(spec)}...")
+        self._load(spec)
+
+    @work(thread=True, group="data", exclusive=True, exit_on_error=False)
+    def _load(self, spec: str) -> None:
+        try:
+            stats = corpus_stats(load_corpus(spec))
+        except ChartuiError as exc:
+            self.post_message(WorkFailed("data", str(exc)))
+            return
+        self.post_message(StatsReady(stats))
+
+    def on_stats_ready(self, message: StatsReady) -> None:
+        s = self.stats = message.stats
+        charset = "".join(show_char(c) if c.isspace() or not c.isprintable() else c for c in s["charset"])
+        summary = Text()
+        summary.append(f"{s['name']}\n", style="bold cyan")
+        summary.append(f"{printable(s['source'])}\n\n", style="dim")
+        summary.append(f"characters  {s['chars']:,}\nvocabulary  {s['vocab_size']} distinct\n")
+        summary.append("whitespace  ")
+        summary.append(f"{s['whitespace_share'] * 100:.1f}%", style=WHITESPACE)
+        summary.append(f" (space + newline {s['space_newline_share'] * 100:.1f}%)\n")
+        if s["files"]:
+            summary.append(f"files       {len(s['files'])} read, {len(s['skipped'])} skipped\n")
+        summary.append("\ncharacter set\n", style="bold")
+        summary.append(printable(charset) + "\n\n", style="green")
+        summary.append("sample passage\n", style="bold")
+        summary.append(printable(s["sample"]))
+        self.query_one("#data-summary", Static).update(summary)
+        table = Table(box=None, show_header=False, padding=(0, 1), title=f"Top {len(s['top'])} characters", title_justify="left")
+        table.add_column(justify="right")
+        table.add_column()
+        table.add_column(justify="right")
+        peak = s["top"][0]["share"] if s["top"] else 1.0
+        for row in s["top"]:
+            style = WHITESPACE if row["whitespace"] else BAR
+            table.add_row(Text(printable(row["label"]), style=WHITESPACE if row["whitespace"] else ""),
+                          Text(bar(row["share"] / peak, 24, ascii_only=self.app.no_color), style=style),
+                          f"{row['share'] * 100:.1f}%")
+        self.query_one("#data-histogram", Static).update(table)
+
+    def on_work_failed(self, message: WorkFailed) -> None:
+        if message.where == "data":
+            self.query_one("#data-summary", Static).update(Text(message.text, style="red"))

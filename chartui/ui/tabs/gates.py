@@ -1,0 +1,244 @@
+"""The Gates tab: a passage coloured by what one unit does at each character, for any gate
+of any layer; a units x characters heatmap; the engine's ranking of interesting units; and,
+for the selected character, its exact values and the model's top-5 guesses for the next
+character (the view from Karpathy's 2015 post, in a terminal).
+
+Tracing (the engine's replay) and ranking run in a thread worker; this tab only indexes
+the arrays it gets back and picks colours.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import DataTable, Label, Static, TextArea
+from textual.worker import get_current_worker
+
+from chartui.display import printable
+from chartui.engine import checkpoint as ck
+from chartui.errors import ChartuiError
+from chartui.ui.messages import TraceReady, WorkFailed
+from chartui.ui.widgets.gate_view import GateHeatmap, GateText
+
+DEFAULT_TEXT = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n"
+DEFAULT_GATE = {"lstm": "cell", "gru": "update", "rnn": "hidden"}
+
+
+class GatesTab(Vertical):
+    """Gate activations per character."""
+
+    BINDINGS = [
+        Binding("up", "unit(-1)", "Unit", key_display="↑↓"),
+        Binding("down", "unit(1)", "Unit", show=False),
+        Binding("g", "gate(1)", "Gate"),
+        Binding("l", "layer(1)", "Layer"),
+        Binding("n", "ranked(1)", "Next ranked"),
+        Binding("e", "edit", "Edit text"),
+        Binding("t", "trace", "Trace"),
+        Binding("escape", "leave_text", "Done editing", show=False),
+    ]
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.trace = None
+        self.rankings: dict[tuple[int, str], list] = {}
+        self.gate_layer = 0
+        self.gate = "cell"
+        self.unit = 0
+        self._key = 0
+        self._unit_chosen = False
+        self._model_cache: tuple[str, float, object, object] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="gates-status")
+        yield TextArea(DEFAULT_TEXT, id="gates-input", soft_wrap=True, show_line_numbers=False, compact=True)
+        with Horizontal(id="gates-body"):
+            with Vertical(id="gates-left"):
+                with VerticalScroll(id="gates-text-scroll"):
+                    yield GateText(id="gates-text")
+                yield GateHeatmap("", id="gates-heatmap")
+            with Vertical(id="gates-right"):
+                yield Static("", id="gates-detail")
+                yield Label("Interesting units (enter picks)", classes="section")
+                yield DataTable(id="gates-rank", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        table = self.query_one("#gates-rank", DataTable)
+        table.add_columns("unit", "tracks", "r")
+        self._show_status("pick a run (ctrl+r), then t traces the passage")
+
+    # --- tracing --------------------------------------------------------------------------
+
+    def action_trace(self) -> None:
+        run = self.app.active_run
+        text = self.query_one("#gates-input", TextArea).text
+        if not run:
+            self.app.notify("no run to trace: train one in the Train tab, or pick a run (ctrl+r)", severity="warning")
+            return
+        if not text:
+            self.app.notify("the passage is empty: type or paste some text (e)", severity="warning")
+            return
+        self._key += 1
+        self._show_status("tracing...")
+        self._trace(run, text, self._key)
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        # Re-trace shortly after typing stops, not on every key.
+        self._key += 1
+        key = self._key
+        self.set_timer(0.6, lambda: self.action_trace() if key == self._key and self.app.active_run else None)
+
+    @work(thread=True, group="gates", exclusive=True, exit_on_error=False)
+    def _trace(self, run: str, text: str, key: int) -> None:
+        from chartui.engine.gates import rank_units, trace
+
+        worker = get_current_worker()
+        try:
+            model, vocab = self._load(run)
+            tr = trace(model, vocab, text)
+            rankings = {}
+            for layer in range(len(tr.layers)):
+                for gate in tr.gate_names:
+                    if worker.is_cancelled:
+                        return
+                    rankings[(layer, gate)] = rank_units(tr, layer=layer, gate=gate, top=12)
+        except ChartuiError as exc:
+            self.post_message(WorkFailed("gates", str(exc)))
+            return
+        self.post_message(TraceReady(tr, rankings, key))
+
+    def _load(self, run: str):
+        if run == "__live__" or (self.app.train_tab.trainer is not None and self.app.train_tab.trainer.run_dir == Path(run)):
+            trainer = self.app.train_tab.trainer
+            if trainer is not None:
+                return trainer.snapshot(), trainer.vocab
+        path = ck.find_checkpoint(run)
+        mtime = path.stat().st_mtime
+        if self._model_cache and self._model_cache[:2] == (str(path), mtime):
+            return self._model_cache[2], self._model_cache[3]
+        model, vocab, _ = ck.open_run(path)
+        self._model_cache = (str(path), mtime, model, vocab)
+        return model, vocab
+
+    def on_trace_ready(self, message: TraceReady) -> None:
+        if message.key != self._key:
+            return  # the text changed since; a newer trace is coming
+        self.trace, self.rankings = message.trace, message.rankings
+        if self.gate not in self.trace.gate_names:
+            self.gate = DEFAULT_GATE[self.trace.arch]
+        self.gate_layer = min(self.gate_layer, len(self.trace.layers) - 1)
+        ranking = self.rankings.get((self.gate_layer, self.gate))
+        if ranking and (not self._unit_chosen or self.unit >= self.trace.hidden):
+            self.unit = ranking[0].unit
+        self._redraw(ranking_changed=True)
+
+    def on_work_failed(self, message: WorkFailed) -> None:
+        if message.where == "gates":
+            self._show_status(f"[red]{printable(message.text)}[/]")
+            self.app.notify(message.text, severity="error", timeout=8)
+
+    # --- navigation -----------------------------------------------------------------------
+
+    def action_unit(self, delta: int) -> None:
+        if self.trace is None:
+            return
+        self.unit = (self.unit + delta) % self.trace.hidden
+        self._unit_chosen = True
+        self._redraw()
+
+    def action_gate(self, delta: int) -> None:
+        if self.trace is None:
+            return
+        names = self.trace.gate_names
+        self.gate = names[(names.index(self.gate) + delta) % len(names)]
+        self._redraw(ranking_changed=True)
+
+    def action_layer(self, delta: int) -> None:
+        if self.trace is None:
+            return
+        self.gate_layer = (self.gate_layer + delta) % len(self.trace.layers)
+        self._redraw(ranking_changed=True)
+
+    def action_ranked(self, delta: int) -> None:
+        ranking = self.rankings.get((self.gate_layer, self.gate)) or []
+        if not ranking:
+            return
+        units = [r.unit for r in ranking]
+        i = units.index(self.unit) if self.unit in units else -1
+        self.unit = units[(i + delta) % len(units)]
+        self._unit_chosen = True
+        self._redraw()
+
+    def focus_default(self) -> None:
+        self.query_one("#gates-text", GateText).focus()
+
+    def action_edit(self) -> None:
+        self.query_one("#gates-input", TextArea).focus()
+
+    def action_leave_text(self) -> None:
+        self.query_one("#gates-text", GateText).focus()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id == "gates-rank" and event.row_key.value is not None:
+            self.unit = int(event.row_key.value)
+            self._unit_chosen = True
+            self._redraw()
+
+    def on_gate_text_cursor_moved(self, message: GateText.CursorMoved) -> None:
+        if self.trace is not None:
+            self._show_detail()
+            self._show_heatmap()
+
+    # --- drawing ----------------------------------------------------------------------------
+
+    def _redraw(self, *, ranking_changed: bool = False) -> None:
+        tr = self.trace
+        acts = tr.values(self.gate_layer, self.gate)
+        lo, hi = tr.value_range(self.gate_layer, self.gate, self.unit)
+        self.query_one("#gates-text", GateText).show(tr.text, acts[:, self.unit], lo, hi, diverging=lo < 0)
+        if ranking_changed:
+            table = self.query_one("#gates-rank", DataTable)
+            table.clear()
+            for r in self.rankings.get((self.gate_layer, self.gate), []):
+                tracks = "variance" if r.feature == "variance" else r.feature
+                table.add_row(str(r.unit), tracks, f"{r.correlation:+.2f}" if r.feature != "variance" else f"{r.variance:.2f}", key=str(r.unit))
+        why = next((r for r in self.rankings.get((self.gate_layer, self.gate), []) if r.unit == self.unit), None)
+        reason = "" if why is None else f" - {'tracks' if why.correlation >= 0 else 'opposes'} {why.feature} (r={why.correlation:+.2f})" if why.feature != "variance" else " - wide swings"
+        self._show_status(f"{tr.arch} layer [b]{self.gate_layer}[/]/{len(tr.layers) - 1}  gate [b]{self.gate}[/]  unit [b]{self.unit}[/]/{tr.hidden - 1}{reason}  "
+                          f"[dim]scale {lo:+.2f}..{hi:+.2f}[/]")
+        self._show_detail()
+        self._show_heatmap()
+
+    def _show_status(self, text: str) -> None:
+        run = self.app.active_run
+        name = "training now" if run == "__live__" else Path(run).name if run else "no run"
+        self.query_one("#gates-status", Static).update(f"[b]{printable(name)}[/]  {text}")
+
+    def _show_detail(self) -> None:
+        tr = self.trace
+        t = self.query_one("#gates-text", GateText).cursor
+        if tr is None or t >= len(tr.text):
+            return
+        ch = tr.text[t]
+        lines = [f"[b]{printable(repr(ch))}[/] at {t}, unit {self.unit}, layer {self.gate_layer}"]
+        for name in tr.gate_names:
+            v = float(tr.values(self.gate_layer, name)[t, self.unit])
+            lines.append(f"{'>' if name == self.gate else ' '} {name:<9} {v:+.4f}")
+        lines.append("next character:")
+        for c, p in tr.top_next(t):
+            lines.append(f"  {printable(repr(c)):<6} {p:5.1%} {'█' * max(1, round(p * 14))}")
+        self.query_one("#gates-detail", Static).update("\n".join(lines))
+
+    def _show_heatmap(self) -> None:
+        tr = self.trace
+        acts = tr.values(self.gate_layer, self.gate)
+        lo, hi = tr.value_range(self.gate_layer, self.gate)
+        heatmap = self.query_one("#gates-heatmap", GateHeatmap)
+        rows = max(heatmap.size.height - 1, 1)
+        first = (self.unit // rows) * rows  # the page of units that holds the chosen one
+        heatmap.show(tr.text, acts, lo, hi, diverging=lo < 0, cursor=self.query_one("#gates-text", GateText).cursor,
+                     unit=self.unit, first_unit=first)

@@ -1,0 +1,326 @@
+"""The Generate tab: stream text from a run (or the model training right now) and steer it
+from the keyboard while it streams: temperature, top-k, top-p, greedy, seed, speed. Side by
+side: one prompt and seed at three temperatures, or across runs of different architectures.
+
+Sampling runs in a thread worker over the engine's Sampler (knobs are read before every
+character); characters go into each SampleView's buffer, drained by a 30 Hz timer.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from pathlib import Path
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Input, Label, Select, Static
+from textual.worker import get_current_worker
+
+from chartui.display import printable
+from chartui.engine import checkpoint as ck
+from chartui.errors import ChartuiError
+from chartui.ui.messages import WorkFailed
+from chartui.ui.widgets.sample_view import SampleView
+
+LIVE = "__live__"
+TOP_K = [None, 40, 20, 10, 5, 1]
+TOP_P = [None, 0.95, 0.9, 0.8, 0.5, 0.2]
+SPEEDS = [25, 50, 100, 200, 500, 2000, 0]  # characters a second per stream; 0 = as fast as it goes
+LENGTH = 3000
+
+
+class GenerateTab(Vertical):
+    """Streamed generation with live knobs."""
+
+    BINDINGS = [
+        Binding("plus,equals_sign", "temperature(0.1)", "T+", key_display="+"),
+        Binding("minus", "temperature(-0.1)", "T-", key_display="-"),
+        Binding("g", "greedy", "Greedy", show=False),
+        Binding("k", "top_k", "Top-k"),
+        Binding("p", "top_p", "Top-p"),
+        Binding("r", "regenerate", "Regenerate"),
+        Binding("n", "new_seed", "New seed", show=False),
+        Binding("space", "toggle", "Pause/go"),
+        Binding("o", "colour", "Colour by p", show=False),
+        Binding("t", "mode('temperatures')", "0.5/1/1.5"),
+        Binding("a", "mode('runs')", "Across runs"),
+        Binding("left_square_bracket", "speed(-1)", "Slower", key_display="[", show=False),
+        Binding("right_square_bracket", "speed(1)", "Faster", key_display="]", show=False),
+        Binding("escape", "focus_text", "Leave prompt", show=False),
+    ]
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.temperature = 0.8
+        self.top_k: int | None = None
+        self.top_p: float | None = None
+        self.greedy = False
+        self.seed = 0
+        self.speed_index = SPEEDS.index(200)
+        self.mode = "single"
+        self.colour = False
+        self.run_choice: str | None = None
+        self._samplers: list = []
+        self._paused = threading.Event()
+        self._stop = threading.Event()
+        self._streaming = False
+        self._shown_streaming = False
+        self._generation = 0
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="gen-top"):
+            yield Label("Run")
+            yield Select([], prompt="pick a run (ctrl+r)", id="gen-run", compact=True)
+            yield Label("Prompt")
+            yield Input("ROMEO:\n".replace("\n", "\\n"), id="prompt", compact=True, tooltip="\\n is a newline; Enter generates")
+        yield Static("", id="gen-status")
+        with Horizontal(id="gen-columns"):
+            for i in range(3):
+                with Vertical(classes="gen-column" + ("" if i == 0 else " hidden"), id=f"gen-col-{i}"):
+                    yield Label("", classes="gen-title", id=f"gen-title-{i}")
+                    with VerticalScroll(classes="gen-scroll", id=f"gen-scroll-{i}"):
+                        yield SampleView(id=f"gen-view-{i}")
+
+    def on_mount(self) -> None:
+        self.set_interval(1 / 30, self._drain)
+        self.refresh_runs()
+        self._show_status()
+
+    # --- runs -------------------------------------------------------------------------
+
+    def refresh_runs(self) -> None:
+        """Fill the run picker from checkpoints/ (and the model in training, if any)."""
+        select = self.query_one("#gen-run", Select)
+        options = []
+        trainer = self.app.train_tab.trainer
+        training = str(trainer.run_dir) if trainer is not None else None
+        if training:
+            options.append((f"the model training now ({Path(training).name})", LIVE))
+        for r in reversed(ck.list_runs()):
+            if r["run"] == training:
+                continue
+            label = f"{Path(r['run']).name}  {r['arch']} {r['layers']}x{r['hidden']}  val {r['best_val_loss'] or 0:.3f}"
+            options.append((label, r["run"]))
+        active = LIVE if training and self.app.active_run in (training, LIVE) else self.app.active_run
+        if active and not any(v == active for _, v in options) and Path(active).exists():
+            options.insert(0, (Path(active).name, active))
+        current = select.value
+        select.set_options(options)
+        values = {v for _, v in options}
+        if current in values:
+            select.value = current
+        elif active in values:
+            select.value = active
+        elif options:
+            select.value = options[0][1]
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "gen-run" and event.value is not Select.BLANK:
+            self.run_choice = str(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "prompt":
+            self.action_regenerate()
+            self.action_focus_text()
+
+    def focus_default(self) -> None:
+        self.action_focus_text()
+
+    def action_focus_text(self) -> None:
+        self.query_one("#gen-scroll-0").focus()
+
+    # --- knobs --------------------------------------------------------------------------
+
+    def action_temperature(self, delta: float) -> None:
+        self.greedy = False
+        self.temperature = round(min(max(self.temperature + delta, 0.1), 3.0), 2)
+        self._apply_knobs()
+
+    def action_greedy(self) -> None:
+        self.greedy = not self.greedy
+        self._apply_knobs()
+
+    def action_top_k(self) -> None:
+        self.top_k = TOP_K[(TOP_K.index(self.top_k) + 1) % len(TOP_K)]
+        self._apply_knobs()
+
+    def action_top_p(self) -> None:
+        self.top_p = TOP_P[(TOP_P.index(self.top_p) + 1) % len(TOP_P)]
+        self._apply_knobs()
+
+    def action_speed(self, step: int) -> None:
+        self.speed_index = min(max(self.speed_index + step, 0), len(SPEEDS) - 1)
+        self._show_status()
+
+    def action_colour(self) -> None:
+        self.colour = not self.colour
+        for view in self.query(SampleView):
+            view.set_colouring(self.colour)
+        self._show_status()
+
+    def action_toggle(self) -> None:
+        if not self._streaming:
+            self.action_regenerate()
+            return
+        if self._paused.is_set():
+            self._paused.clear()
+        else:
+            self._paused.set()
+        self._show_status()
+
+    def action_new_seed(self) -> None:
+        self.seed = random.randrange(1_000_000)
+        self.action_regenerate()
+
+    def action_mode(self, mode: str) -> None:
+        self.mode = "single" if self.mode == mode else mode
+        self.action_regenerate()
+
+    def _temperatures(self) -> list[float]:
+        if self.mode == "temperatures":
+            return [max(self.temperature - 0.5, 0.05), self.temperature, self.temperature + 0.5]
+        return [self.temperature]
+
+    def _apply_knobs(self) -> None:
+        """Hand the knobs to the running samplers; they take effect at the next character."""
+        temps = self._temperatures()
+        for i, sampler in enumerate(self._samplers):
+            t = 0.0 if self.greedy else temps[min(i, len(temps) - 1)]
+            sampler.set_knobs(temperature=t, top_k=self.top_k, top_p=self.top_p)
+        if self.mode == "temperatures":
+            for i, t in enumerate(temps):
+                self.query_one(f"#gen-title-{i}", Label).update(f"T = {t:.2f}")
+        self._show_status()
+
+    def _show_status(self) -> None:
+        speed = SPEEDS[self.speed_index]
+        t = "greedy (T=0)" if self.greedy else f"T [b]{self.temperature:.2f}[/]"
+        self._shown_streaming = self._streaming
+        state = "paused" if self._paused.is_set() and self._streaming else "streaming" if self._streaming else "idle (r generates)"
+        self.query_one("#gen-status", Static).update(
+            f"[b]{state}[/]  {t}  top-k [b]{self.top_k or 'off'}[/]  top-p [b]{self.top_p or 'off'}[/]  seed [b]{self.seed}[/]  "
+            f"speed [b]{speed or 'max'}[/]{'/s' if speed else ''}  {self.mode}{'  colour=p' if self.colour else ''}"
+        )
+
+    # --- generation -----------------------------------------------------------------------
+
+    def action_regenerate(self) -> None:
+        prompt = self.query_one("#prompt", Input).value.replace("\\n", "\n")
+        runs = self._runs_for_mode()
+        if not runs:
+            self.app.notify("no run to generate from: train one in the Train tab, or pick a run (ctrl+r)", severity="warning")
+            return
+        self._stop.set()
+        self._paused.clear()
+        self._generation += 1
+        columns = len(runs) if self.mode == "runs" else len(self._temperatures())
+        for i in range(3):
+            self.query_one(f"#gen-col-{i}").set_class(i >= columns, "hidden")
+            self.query_one(f"#gen-view-{i}", SampleView).reset(prefix=printable(prompt))
+        titles = ([Path(r).name if r != LIVE else "training now" for r in runs] if self.mode == "runs"
+                  else [f"T = {t:.2f}" for t in self._temperatures()] if self.mode == "temperatures" else [""])
+        for i, title in enumerate(titles):
+            self.query_one(f"#gen-title-{i}", Label).update(title)
+        self._streaming = True
+        self._show_status()
+        views = [self.query_one(f"#gen-view-{i}", SampleView) for i in range(columns)]
+        self._generate(runs, prompt, views, self._generation)
+
+    def _runs_for_mode(self) -> list[str]:
+        choice = self.run_choice
+        if self.mode != "runs":
+            return [choice] if choice else []
+        # Across runs: the newest run of each architecture, starting with the chosen one.
+        picked: dict[str, str] = {}
+        if choice and choice != LIVE:
+            summary = ck.run_summary(Path(choice))
+            if summary and summary["arch"]:
+                picked[summary["arch"]] = choice
+        for r in reversed(ck.list_runs()):
+            if r["arch"] and r["arch"] not in picked and r["step"]:
+                picked[r["arch"]] = r["run"]
+        runs = list(picked.values())[:3]
+        if len(runs) < 2:
+            self.app.notify("comparing across runs needs runs of two architectures: try `chartui compare`", severity="warning")
+        return runs
+
+    @work(thread=True, group="generate", exclusive=True, exit_on_error=False)
+    def _generate(self, runs: list[str], prompt: str, views: list[SampleView], generation: int) -> None:
+        from chartui.engine.sample import Sampler
+
+        worker = get_current_worker()
+        self._stop.clear()
+        try:
+            samplers = []
+            temps = self._temperatures()
+            for i in range(len(runs) if self.mode == "runs" else len(temps)):
+                run = runs[i] if self.mode == "runs" else runs[0]
+                model, vocab = self._load(run)
+                t = 0.0 if self.greedy else temps[i] if self.mode == "temperatures" else self.temperature
+                samplers.append(Sampler(model, vocab, prompt=prompt, temperature=t, top_k=self.top_k, top_p=self.top_p, seed=self.seed))
+        except ChartuiError as exc:
+            self.post_message(WorkFailed("generate", str(exc)))
+            self._streaming = False
+            return
+        self._samplers = samplers
+        streams = [s.tokens(LENGTH) for s in samplers]
+        start = time.monotonic()
+        produced = 0
+        try:
+            for _ in range(LENGTH):
+                while self._paused.is_set() and not self._stop.is_set() and not worker.is_cancelled:
+                    time.sleep(0.05)
+                    start = time.monotonic() - produced / max(SPEEDS[self.speed_index], 1)
+                if self._stop.is_set() or worker.is_cancelled or generation != self._generation:
+                    return
+                for view, stream in zip(views, streams):
+                    token = next(stream)
+                    view.feed(token.char, token.prob)
+                produced += 1
+                speed = SPEEDS[self.speed_index]
+                if speed:
+                    ahead = produced / speed - (time.monotonic() - start)
+                    if ahead > 0:
+                        time.sleep(ahead)
+                    elif ahead < -0.5:
+                        start = time.monotonic() - produced / speed  # speed changed: re-anchor
+        except StopIteration:
+            pass
+        finally:
+            if generation == self._generation:
+                self._streaming = False
+
+    def _load(self, run: str):
+        trainer = self.app.train_tab.trainer
+        if trainer is not None and run == str(trainer.run_dir):
+            run = LIVE
+        if run == LIVE:
+            trainer = self.app.train_tab.trainer
+            if trainer is None:
+                raise ChartuiError("training has ended; pick its run from the list")
+            return trainer.snapshot(), trainer.vocab
+        model, vocab, _ = ck.open_run(run)
+        return model, vocab
+
+    def _drain(self) -> None:
+        moved = 0
+        for i, view in enumerate(self.query(SampleView)):
+            n = view.drain()
+            if n:
+                moved += n
+                self.query_one(f"#gen-scroll-{i}", VerticalScroll).scroll_end(animate=False)
+        if self._streaming != self._shown_streaming:
+            self._show_status()
+
+    def on_work_failed(self, message: WorkFailed) -> None:
+        if message.where == "generate":
+            self.app.notify(message.text, severity="error", timeout=8)
+            self._show_status()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._paused.clear()

@@ -1,0 +1,140 @@
+"""Gate views: a passage coloured per character by one unit, with a movable cursor, and a
+units x characters heatmap around the cursor. They render arrays they are handed; they
+compute nothing but colours (quantised into the ramp's buckets).
+
+Without colour (NO_COLOR), the heatmap falls back to shading characters, and the passage
+marks the cursor with reverse video.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from textual.binding import Binding
+from textual.content import Content, Span
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import Static
+
+from chartui.display import DIVERGING, SEQUENTIAL, printable, readable_on, shade
+
+
+def _ramp(diverging: bool) -> list[str]:
+    return DIVERGING if diverging else SEQUENTIAL
+
+
+def buckets(values: np.ndarray, lo: float, hi: float, n: int) -> np.ndarray:
+    """Bucket index 0..n-1 per value on [lo, hi]."""
+    if hi <= lo:
+        return np.full(values.shape, n // 2, dtype=int)
+    t = (np.asarray(values, dtype=np.float64) - lo) / (hi - lo)
+    return np.clip((t * n).astype(int), 0, n - 1)
+
+
+def shown_char(ch: str) -> str:
+    return "\u21b5" if ch == "\n" else printable(ch)
+
+
+class GateText(Widget, can_focus=True):
+    """The passage, each character's background set by the chosen unit's activation."""
+
+    DEFAULT_CSS = """
+    GateText { height: auto; padding: 0 1; }
+    """
+    BINDINGS = [
+        Binding("left", "move(-1)", "Char", show=False),
+        Binding("right", "move(1)", "Char", key_display="←→"),
+        Binding("home", "move_to(0)", "Start", show=False),
+        Binding("end", "move_to(-1)", "End", show=False),
+    ]
+
+    cursor = reactive(0)
+
+    class CursorMoved(Message):
+        def __init__(self, position: int) -> None:
+            super().__init__()
+            self.position = position
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.text = ""
+        self.values: np.ndarray | None = None
+        self.lo, self.hi, self.diverging = 0.0, 1.0, False
+
+    def show(self, text: str, values: np.ndarray, lo: float, hi: float, *, diverging: bool) -> None:
+        self.text, self.values, self.lo, self.hi, self.diverging = text, values, lo, hi, diverging
+        self.cursor = min(self.cursor, max(len(text) - 1, 0))
+        self.refresh(layout=True)
+
+    def action_move(self, delta: int) -> None:
+        if self.text:
+            self.cursor = min(max(self.cursor + delta, 0), len(self.text) - 1)
+
+    def action_move_to(self, position: int) -> None:
+        if self.text:
+            self.cursor = position % len(self.text)
+
+    def watch_cursor(self, position: int) -> None:
+        self.post_message(self.CursorMoved(position))
+        self.refresh()
+
+    def render(self) -> Content:
+        if self.values is None or not self.text:
+            return Content("Type or paste a passage above (e to edit), then press enter to trace it.")
+        ramp = _ramp(self.diverging)
+        idx = buckets(self.values, self.lo, self.hi, len(ramp))
+        chars: list[str] = []
+        spans: list[Span] = []
+        offset = 0
+        no_color = self.app.no_color
+        for i, ch in enumerate(self.text):
+            piece = "\u21b5\n" if ch == "\n" else printable(ch)
+            colour = ramp[idx[i]]
+            if i == self.cursor:
+                style = "reverse bold underline"
+            elif no_color:
+                style = ""
+            else:
+                style = f"{readable_on(colour)} on {colour}"
+            if style:
+                spans.append(Span(offset, offset + 1, style))
+            chars.append(piece)
+            offset += len(piece)
+        return Content("".join(chars), spans, strip_control_codes=False)
+
+
+class GateHeatmap(Static):
+    """Units (rows) x characters (columns) around the cursor: the chapter's figure, in cells."""
+
+    DEFAULT_CSS = """
+    GateHeatmap { height: 1fr; }
+    """
+
+    def show(self, text: str, acts: np.ndarray, lo: float, hi: float, *, diverging: bool, cursor: int,
+             unit: int, first_unit: int = 0) -> None:
+        """``acts`` is (T, H); rows start at ``first_unit`` and fill the widget's height."""
+        width = max(self.size.width - 6, 10)
+        rows = max(min(self.size.height - 1, acts.shape[1] - first_unit), 1)
+        start = min(max(cursor - width // 2, 0), max(len(text) - width, 0))
+        stop = min(start + width, len(text))
+        ramp = _ramp(diverging)
+        no_color = self.app.no_color
+        header = "      " + "".join("\u21b5" if c == "\n" else "\u2423" if c == " " else printable(c) for c in text[start:stop])
+        parts = [header]
+        spans = [Span(6 + cursor - start, 7 + cursor - start, "reverse")] if start <= cursor < stop else []
+        offset = len(header) + 1
+        window = acts[start:stop, first_unit : first_unit + rows]  # (W, R)
+        idx = buckets(window, lo, hi, len(ramp))
+        for r in range(window.shape[1]):
+            u = first_unit + r
+            label = f"{'>' if u == unit else ' '}#{u:<3} "
+            if no_color:
+                cells = "".join(shade(float(v), lo, hi) for v in window[:, r])
+            else:
+                cells = " " * window.shape[0]
+                spans.extend(Span(offset + 6 + j, offset + 7 + j, f"on {ramp[idx[j, r]]}") for j in range(window.shape[0]))
+            if u == unit:
+                spans.append(Span(offset, offset + 5, "bold reverse"))
+            parts.append(label + cells)
+            offset += len(label) + len(cells) + 1
+        self.update(Content("\n".join(parts), spans, strip_control_codes=False))

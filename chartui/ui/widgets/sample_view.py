@@ -1,0 +1,79 @@
+"""Streamed text: characters arrive from a worker thread into a buffer that a UI timer
+drains about 30 times a second, so the screen keeps up with thousands of characters a
+second without flooding the message queue. Optionally coloured by the probability the
+model gave each character."""
+
+from __future__ import annotations
+
+import threading
+
+from textual.content import Content, Span
+from textual.widgets import Static
+
+from chartui.display import SEQUENTIAL, printable
+
+MAX_CHARS = 8000  # the view keeps the latest characters; older ones scroll away for good
+
+
+def _bucket_style(p: float) -> str:
+    return SEQUENTIAL[min(int(p * len(SEQUENTIAL)), len(SEQUENTIAL) - 1)]
+
+
+class SampleView(Static):
+    """Text that grows as a worker feeds it (``feed`` is thread-safe)."""
+
+    DEFAULT_CSS = """
+    SampleView { height: auto; }
+    """
+
+    def __init__(self, *args, colour_by_probability: bool = False, **kwargs) -> None:
+        super().__init__("", *args, **kwargs)
+        self._lock = threading.Lock()
+        self._incoming: list[tuple[str, float]] = []
+        self.prefix = ""
+        self.text = ""
+        self.probs: list[float] = []
+        self.colour_by_probability = colour_by_probability
+
+    def reset(self, prefix: str = "") -> None:
+        with self._lock:
+            self._incoming.clear()
+        self.prefix, self.text, self.probs = prefix, "", []
+        self._render_now()
+
+    def feed(self, char: str, prob: float) -> None:
+        """Called from the sampling thread."""
+        with self._lock:
+            self._incoming.append((char, prob))
+
+    def drain(self) -> int:
+        """Move buffered characters onto the screen (UI thread); returns how many."""
+        with self._lock:
+            items, self._incoming = self._incoming, []
+        if not items:
+            return 0
+        self.text += "".join(c for c, _ in items)
+        self.probs.extend(p for _, p in items)
+        if len(self.text) > MAX_CHARS:
+            cut = len(self.text) - MAX_CHARS
+            self.text, self.probs = self.text[cut:], self.probs[cut:]
+        self._render_now()
+        return len(items)
+
+    def set_colouring(self, on: bool) -> None:
+        self.colour_by_probability = on
+        self._render_now()
+
+    def _render_now(self) -> None:
+        shown = printable(self.text)
+        prefix = printable(self.prefix)
+        spans = [Span(0, len(prefix), "bold")] if prefix else []
+        if self.colour_by_probability and shown:
+            start, current = 0, _bucket_style(self.probs[0])
+            for i, p in enumerate(self.probs[1:], 1):
+                style = _bucket_style(p)
+                if style != current:
+                    spans.append(Span(len(prefix) + start, len(prefix) + i, current))
+                    start, current = i, style
+            spans.append(Span(len(prefix) + start, len(prefix) + len(shown), current))
+        self.update(Content(prefix + shown, spans))
