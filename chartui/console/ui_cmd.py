@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 from chartui.config import DEFAULT_PRESET, load_preset
 from chartui.engine.checkpoint import resolve_run
+from chartui.errors import ChartuiError
 
 
 def run(args: argparse.Namespace) -> int:
     # Check what was asked for before the screen switches, so errors stay one line.
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise ChartuiError("the app needs an interactive terminal; in scripts and pipes use the headless commands (chartui train, sample, eval, gates; see chartui --help)")
+    if os.environ.get("TERM", "") in ("dumb", "unknown"):
+        raise ChartuiError("the app needs a terminal that can move the cursor, and TERM=dumb says this one cannot; "
+                           "run it in a terminal emulator or tmux (TERM=xterm-256color), or use the headless commands")
     if args.run:
         resolve_run(args.run)
     if args.preset:

@@ -285,10 +285,22 @@ class Trainer:
         started = self._started()
         self._record(started)
         yield started
+        if not self.resumed:
+            # A checkpoint before the first step: from here on the run folder always holds a
+            # complete, resumable checkpoint, whenever the process dies.
+            try:
+                yield from self._save(status="training")
+            except SaveError as exc:
+                yield self._finish("error", str(exc))
+                return
         pending: list[_Pending] = []
         window: deque[tuple[float, int]] = deque()  # (time, chars) for the recent throughput
         metric_losses: list[float] = []
         last_save = last_eval = last_sample = self.elapsed
+        # Step counts of the last evaluation and sample: intervals are "at least N steps since",
+        # so they still fire when losses are gathered every log_every steps.
+        eval_step = self.step - self.step % cfg.eval_interval if cfg.eval_interval else self.step
+        sample_step = self.step - self.step % cfg.sample_interval if cfg.sample_interval else self.step
         clock = time.perf_counter()
         reason, message = "budget", ""
         sample_epochs = set(cfg.sample_epochs)
@@ -369,23 +381,25 @@ class Trainer:
             elapsed = self.elapsed + (time.perf_counter() - clock)
             try:
                 if self.val_ids.size and (
-                    (cfg.eval_interval and self.step % cfg.eval_interval == 0)
+                    (cfg.eval_interval and self.step - eval_step >= cfg.eval_interval)
                     or (cfg.eval_seconds and elapsed - last_eval >= cfg.eval_seconds)
                 ):
                     yield from self._evaluate()
                     yield from self._save(status="training")
                     last_eval = last_save = elapsed
+                    eval_step = self.step
                 elif elapsed - last_save >= cfg.checkpoint_seconds:
                     yield from self._save(status="training")
                     last_save = elapsed
             except SaveError as exc:
                 reason, message = "error", str(exc)
                 break
-            if (cfg.sample_interval and self.step % cfg.sample_interval == 0) or (
+            if (cfg.sample_interval and self.step - sample_step >= cfg.sample_interval) or (
                 cfg.sample_seconds and elapsed - last_sample >= cfg.sample_seconds) or (
                 epoch_ended and self.epoch in sample_epochs):
                 yield self._sample()
                 last_sample = elapsed
+                sample_step = self.step
 
         now = time.perf_counter()
         self.elapsed += now - clock
@@ -400,6 +414,9 @@ class Trainer:
                 reason, message = "error", str(exc)
             if reason == "budget":
                 yield self._sample()
+        yield self._finish(reason, message)
+
+    def _finish(self, reason: str, message: str) -> Finished:
         finished = Finished(
             run=str(self.run_dir), reason=reason, steps=self.step, val_loss=self.val_loss, best_val_loss=self.best_val,
             train_loss=float(np.mean(self._recent_losses)) if self._recent_losses else None,
@@ -410,7 +427,7 @@ class Trainer:
             self._record(finished)
         except SaveError:
             pass
-        yield finished
+        return finished
 
     # --- pieces of a step ----------------------------------------------------------------
 

@@ -1,0 +1,79 @@
+"""Kill a trainer with SIGKILL at random moments, half of them while a checkpoint is being
+written, and check the run folder after every kill. Prints one JSON report.
+
+Run by tests/reliability/test_crashes.py in its own process: the parent imports torch but
+never runs a torch operation, so forking a fresh trainer per round is safe and quick.
+Usage: python kill_driver.py CORPUS RUN_DIR KILLS SEED
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sys
+import time
+from pathlib import Path
+
+import torch  # noqa: F401  (imported once here; the forked children inherit it)
+from safetensors.numpy import load as load_numpy
+
+from chartui.config import build_configs, load_preset
+from chartui.engine import checkpoint as ck
+
+SETTINGS = {"hidden": 96, "embed": 16, "seq_len": 32, "batch_size": 16, "lr": 0.005, "batching": "stateful",
+            "checkpoint_seconds": 0.05, "eval_interval": 25, "max_steps": 1_000_000, "metrics_every": 1}
+
+
+def child(corpus: str, run: Path) -> None:
+    from chartui.engine.train import Trainer
+
+    torch.set_num_threads(1)
+    if (run / ck.LAST).is_file():
+        trainer = Trainer.resume(run)
+    else:
+        model, train = build_configs(load_preset("seed"), {**SETTINGS, "corpus": corpus})
+        trainer = Trainer.new(model, train, run=run)
+    for _ in trainer:
+        pass
+
+
+def check(run: Path) -> dict:
+    """Everything a user relies on after a crash, without running torch in this process."""
+    header = ck.read_header(run / ck.LAST)
+    tensors = load_numpy((run / ck.LAST).read_bytes())
+    assert any(k.startswith("model.") for k in tensors) and any(k.startswith("optim.") for k in tensors)
+    records = ck.read_metrics(run / ck.METRICS)
+    return {"step": header.meta["step"], "records": len(records), "tmp_left": len(list(run.glob(".*.tmp")))}
+
+
+def main() -> None:
+    corpus, run, kills, seed = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    rng = random.Random(seed)
+    report = []
+    for i in range(kills):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                child(corpus, run)
+            finally:
+                os._exit(0)
+        mode = "during-write" if i % 2 else "random"
+        deadline = time.monotonic() + 20
+        while not (run / ck.LAST).is_file() and time.monotonic() < deadline:
+            time.sleep(0.01)  # round 0: let the first checkpoint land
+        if mode == "random":
+            time.sleep(rng.uniform(0.05, 1.2))
+        else:
+            hit = time.monotonic() + 5
+            while not list(run.glob(f".{ck.LAST}.*.tmp")) and time.monotonic() < hit:
+                time.sleep(0.0005)
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        report.append({"round": i, "mode": mode, **check(run)})
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
