@@ -65,6 +65,16 @@ class ModelConfig:
     dropout: float = 0.0
     """Dropout between recurrent layers and before the head (0 disables it)."""
 
+    def param_breakdown(self, vocab_size: int) -> dict[str, int]:
+        """Parameter counts by part (embedding, recurrent, head, total) without building the
+        model: what torch's modules hold, computed here so the forms never import torch."""
+        gates = {"rnn": 1, "lstm": 4, "gru": 3}[self.arch]
+        recurrent = sum(gates * self.hidden * ((self.embed if layer == 0 else self.hidden) + self.hidden + 2)
+                        for layer in range(self.layers))
+        counts = {"embedding": vocab_size * self.embed, "recurrent": recurrent, "head": self.hidden * vocab_size + vocab_size}
+        counts["total"] = sum(counts.values())
+        return counts
+
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
             raise ConfigError(f"unknown architecture {self.arch!r}; choose one of {', '.join(ARCHS)}")

@@ -98,19 +98,3 @@ def state_from_tensors(tensors: dict[str, torch.Tensor]) -> State | None:
     if "c" in tensors:
         return (tensors["h"], tensors["c"])
     return tensors["h"]
-
-
-def param_breakdown_for(config: ModelConfig, vocab_size: int) -> dict[str, int]:
-    """Parameter counts without building the model (for tables and the TUI's form)."""
-    gates = {"rnn": 1, "lstm": 4, "gru": 3}[config.arch]
-    recurrent = 0
-    for layer in range(config.layers):
-        inp = config.embed if layer == 0 else config.hidden
-        recurrent += gates * config.hidden * (inp + config.hidden + 2)
-    counts = {
-        "embedding": vocab_size * config.embed,
-        "recurrent": recurrent,
-        "head": config.hidden * vocab_size + vocab_size,
-    }
-    counts["total"] = sum(counts.values())
-    return counts

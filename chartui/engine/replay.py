@@ -79,6 +79,27 @@ class Replay:
         # For LSTM and RNN both biases simply add; GRU keeps b_hn apart (see module doc).
         if self.arch != "gru":
             self._input_table += first.b_hh
+        self._fast = self._fast_layers()
+
+    def _fast_layers(self) -> list[_Layer]:
+        """The weights again, laid out for ``step``: the columns of the sigmoid gates are
+        halved, since sigmoid(x) = 0.5 + 0.5 * tanh(x / 2), so one tanh over all gates serves
+        every gate of a step. Layer 0's input projection is folded into a per-character table."""
+        H = self.hidden
+        scale = {"lstm": np.r_[np.full(2 * H, 0.5), np.ones(H), np.full(H, 0.5)],  # i, f (sigmoid), g (tanh), o (sigmoid)
+                 "gru": np.r_[np.full(2 * H, 0.5), np.ones(H)],  # r, z (sigmoid), n (tanh)
+                 "rnn": np.ones(H)}[self.arch].astype(np.float32)
+        fast = []
+        for i, lay in enumerate(self._layers):
+            b_ih = lay.b_ih if self.arch == "gru" else lay.b_ih + lay.b_hh
+            if self.arch == "gru":  # the reset gate multiplies W_hn h + b_hn, so n's recurrent half is left unscaled
+                w_hh_t, b_hh = lay.w_hh_t * scale, lay.b_hh * scale
+            else:
+                w_hh_t, b_hh = lay.w_hh_t * scale, np.zeros_like(lay.b_hh)
+            table = (self._input_table * scale) if i == 0 else None
+            fast.append(_Layer(w_ih_t=table if table is not None else lay.w_ih_t * scale, w_hh_t=np.ascontiguousarray(w_hh_t),
+                               b_ih=b_ih * scale, b_hh=b_hh))
+        return fast
 
     # --- state ---------------------------------------------------------------------------
 
@@ -103,28 +124,28 @@ class Replay:
         return proj
 
     def step(self, ids: np.ndarray, state: list) -> tuple[np.ndarray, list]:
-        """Logits (B, V) for the character after ``ids`` (B,), and the new state."""
-        x = ids
-        new_state = []
+        """Logits (B, V) for the character after ``ids`` (B,), and the new state.
+
+        The hot loop of generation: a handful of numpy calls per layer on the rearranged
+        weights of ``_fast_layers`` (tests/engine/test_replay.py checks it against ``trace``)."""
         H = self.hidden
-        for layer in range(self.layers):
-            lay = self._layers[layer]
-            gx = self._proj(layer, x)  # (B, G*H)
+        new_state = []
+        x = None
+        for layer, lay in enumerate(self._fast):
+            gx = lay.w_ih_t[ids] if layer == 0 else x @ lay.w_ih_t + lay.b_ih  # (B, G*H), sigmoid columns halved
             if self.arch == "lstm":
                 h, c = state[layer]
-                g = gx + h @ lay.w_hh_t  # (B, 4H)
-                i, f = _sigmoid(g[:, :H]), _sigmoid(g[:, H : 2 * H])
-                cand, o = np.tanh(g[:, 2 * H : 3 * H]), _sigmoid(g[:, 3 * H :])
-                c = f * c + i * cand
-                h = o * np.tanh(c)
+                t = np.tanh(gx + h @ lay.w_hh_t)  # (B, 4H): tanh(x/2) for i, f, o; tanh(x) for g
+                s = 0.5 * t + 0.5
+                c = s[:, H : 2 * H] * c + s[:, :H] * t[:, 2 * H : 3 * H]
+                h = s[:, 3 * H :] * np.tanh(c)
                 new_state.append((h, c))
             elif self.arch == "gru":
                 h = state[layer]
-                gh = h @ lay.w_hh_t + lay.b_hh  # (B, 3H)
-                r = _sigmoid(gx[:, :H] + gh[:, :H])
-                z = _sigmoid(gx[:, H : 2 * H] + gh[:, H : 2 * H])
-                n = np.tanh(gx[:, 2 * H :] + r * gh[:, 2 * H :])
-                h = (1.0 - z) * n + z * h
+                gh = h @ lay.w_hh_t + lay.b_hh  # (B, 3H): r, z halved; n as is
+                s = 0.5 * np.tanh(gx[:, : 2 * H] + gh[:, : 2 * H]) + 0.5
+                n = np.tanh(gx[:, 2 * H :] + s[:, :H] * gh[:, 2 * H :])
+                h = n + s[:, H:] * (h - n)
                 new_state.append(h)
             else:
                 h = np.tanh(gx + state[layer] @ lay.w_hh_t)

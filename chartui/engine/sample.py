@@ -109,14 +109,20 @@ class Sampler:
         self.temperature, self.top_k, self.top_p = t, k, p  # type: ignore[assignment]
 
     def _choose(self) -> tuple[np.ndarray, np.ndarray]:
-        model_p = softmax(self.logits.astype(np.float64))  # (B, V)
+        """The next character of each stream, and the model's probability for it."""
+        z = self.logits - self.logits.max(axis=-1, keepdims=True)  # (B, V)
+        e = np.exp(z)
+        model_p = e / e.sum(axis=-1, keepdims=True)
         if self.temperature == 0:
-            ids = self.logits.argmax(axis=-1)
+            ids = z.argmax(axis=-1)
         else:
-            p = filter_logits(self.logits, temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
+            if self.top_k is not None or self.top_p is not None:
+                p = filter_logits(z, temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
+            else:  # unnormalised is enough: the draw scales by the total; z <= 0 so nothing overflows
+                p = e if self.temperature == 1 else np.exp(z * (1.0 / self.temperature))
             cdf = np.cumsum(p, axis=-1)
-            u = self.rng.random((p.shape[0], 1)) * cdf[:, -1:]
-            ids = np.minimum((cdf <= u).sum(axis=-1), p.shape[-1] - 1)
+            u = self.rng.random(len(cdf)) * cdf[:, -1]
+            ids = np.minimum((cdf <= u[:, None]).sum(axis=-1), cdf.shape[-1] - 1)
         return ids, model_p[np.arange(len(ids)), ids]
 
     def steps(self) -> Iterator[list[Token]]:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from chartui.config import ModelConfig
-from chartui.engine.models import CharModel, param_breakdown_for
+from chartui.engine.models import CharModel
 
 
 @pytest.mark.parametrize("arch", ["rnn", "lstm", "gru"])
@@ -31,7 +31,7 @@ def test_parameter_breakdown_matches_the_module(arch):
     cfg = ModelConfig(arch=arch, layers=2, embed=32, hidden=128)
     model = CharModel(cfg, vocab_size=65)
     counts = model.param_breakdown()
-    assert counts == param_breakdown_for(cfg, 65)
+    assert counts == cfg.param_breakdown(65)
     assert counts["total"] == sum(p.numel() for p in model.parameters())
     assert counts["embedding"] == 65 * 32 and counts["head"] == 128 * 65 + 65
 

@@ -3,7 +3,6 @@ window, pasting 10,000 characters into the gates input, a held-down temperature 
 
 from __future__ import annotations
 
-import time
 
 import pytest
 from textual import events

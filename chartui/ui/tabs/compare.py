@@ -90,7 +90,7 @@ class CompareTab(Vertical):
             pts = [(r["chars_seen"], r[key]) for r in records if r.get("event") == kind and key in r and "chars_seen" in r]
             if pts:
                 summary = next((r for r in self.runs if r["run"] == run), {})
-                lines.append((f"{Path(run).name[-18:]} {summary.get('arch', '')}", [p[0] for p in pts], [p[1] for p in pts]))
+                lines.append((f"{Path(run).name[-26:]} {summary.get('arch', '')}", [p[0] for p in pts], [p[1] for p in pts]))
         chart = self.query_one("#compare-chart", LossChart)
         chart.title = f"{'validation' if self.series == 'val' else 'train'} loss against characters seen"
         chart.set_lines(lines, xlabel="characters seen")

@@ -63,8 +63,8 @@ class DataTab(Vertical):
     def _load(self, spec: str) -> None:
         try:
             stats = corpus_stats(load_corpus(spec))
-        except ChartuiError as exc:
-            self.post_message(WorkFailed("data", str(exc)))
+        except Exception as exc:  # noqa: BLE001 - ChartuiError for bad input, anything else is a bug
+            self.post_message(WorkFailed("data", str(exc) if isinstance(exc, ChartuiError) else f"could not read the corpus: {exc!r}"))
             return
         self.post_message(StatsReady(stats))
 

@@ -106,16 +106,17 @@ class GatesTab(Vertical):
                     if worker.is_cancelled:
                         return
                     rankings[(layer, gate)] = rank_units(tr, layer=layer, gate=gate, top=12)
-        except ChartuiError as exc:
-            self.post_message(WorkFailed("gates", str(exc)))
+        except Exception as exc:  # noqa: BLE001 - ChartuiError for bad input, anything else is a bug
+            self.post_message(WorkFailed("gates", str(exc) if isinstance(exc, ChartuiError) else f"tracing failed: {exc!r}"))
             return
         self.post_message(TraceReady(tr, rankings, key))
 
     def _load(self, run: str):
-        if run == "__live__" or (self.app.train_tab.trainer is not None and self.app.train_tab.trainer.run_dir == Path(run)):
-            trainer = self.app.train_tab.trainer
-            if trainer is not None:
-                return trainer.snapshot(), trainer.vocab
+        trainer = self.app.train_tab.trainer
+        if trainer is not None and run in ("__live__", str(trainer.run_dir)):
+            return trainer.snapshot(), trainer.vocab
+        if run == "__live__":
+            raise ChartuiError("training has ended; pick its run with ctrl+r")
         path = ck.find_checkpoint(run)
         mtime = path.stat().st_mtime
         if self._model_cache and self._model_cache[:2] == (str(path), mtime):

@@ -111,12 +111,11 @@ class GenerateTab(Vertical):
         current = select.value
         select.set_options(options)
         values = {v for _, v in options}
-        if current in values:
-            select.value = current
-        elif active in values:
-            select.value = active
-        elif options:
-            select.value = options[0][1]
+        # The active run (opened, picked or in training) wins; otherwise keep the user's pick.
+        for choice in (active, current, options[0][1] if options else None):
+            if choice in values:
+                select.value = choice
+                break
 
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "gen-run" and event.value is not Select.BLANK:
@@ -178,6 +177,8 @@ class GenerateTab(Vertical):
 
     def action_mode(self, mode: str) -> None:
         self.mode = "single" if self.mode == mode else mode
+        if self.mode == "temperatures":
+            self.temperature, self.greedy = 1.0, False  # the chapter's 0.5 / 1.0 / 1.5
         self.action_regenerate()
 
     def _temperatures(self) -> list[float]:
@@ -262,8 +263,8 @@ class GenerateTab(Vertical):
                 model, vocab = self._load(run)
                 t = 0.0 if self.greedy else temps[i] if self.mode == "temperatures" else self.temperature
                 samplers.append(Sampler(model, vocab, prompt=prompt, temperature=t, top_k=self.top_k, top_p=self.top_p, seed=self.seed))
-        except ChartuiError as exc:
-            self.post_message(WorkFailed("generate", str(exc)))
+        except Exception as exc:  # noqa: BLE001 - ChartuiError for bad input, anything else is a bug
+            self.post_message(WorkFailed("generate", str(exc) if isinstance(exc, ChartuiError) else f"generation failed: {exc!r}"))
             self._streaming = False
             return
         self._samplers = samplers

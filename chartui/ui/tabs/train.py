@@ -127,9 +127,7 @@ class TrainTab(Vertical, can_focus=True):
         self._show_params(model)
 
     def _show_params(self, model) -> None:
-        from chartui.engine.models import param_breakdown_for
-
-        counts = param_breakdown_for(model, 65)
+        counts = model.param_breakdown(65)
         self.query_one("#train-params", Static).update(
             f"~{counts['total']:,} params for 65 chars\n(embedding {counts['embedding']:,}, recurrent {counts['recurrent']:,}, head {counts['head']:,})"
         )
@@ -228,8 +226,9 @@ class TrainTab(Vertical, can_focus=True):
                 trainer = Trainer.resume(resume, {"max_seconds": train.max_seconds})
             else:
                 trainer = Trainer.new(model, train, preset=preset)
-        except ChartuiError as exc:
-            self.post_message(WorkFailed("train", str(exc)))
+        except Exception as exc:  # noqa: BLE001 - ChartuiError for bad input, anything else is a bug
+            text = str(exc) if isinstance(exc, ChartuiError) else f"could not start training: {exc!r}"
+            self.post_message(WorkFailed("train", text))
             self._train_done.set()
             return
         self.trainer = trainer
@@ -249,6 +248,8 @@ class TrainTab(Vertical, can_focus=True):
                     self.post_message(EngineEvent(event))
         except ChartuiError as exc:
             self.post_message(WorkFailed("train", str(exc)))
+        except Exception as exc:  # noqa: BLE001 - a bug: say so in the app rather than die silently
+            self.post_message(WorkFailed("train", f"training failed unexpectedly: {exc!r}"))
         finally:
             self.trainer = None
             self._train_done.set()
