@@ -9,6 +9,7 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -171,6 +172,10 @@ def _handler(command: str) -> Callable[[argparse.Namespace], int]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # numpy's BLAS only ever sees chartui's small step-by-step products (sampling, gate
+    # replay), where threads buy nothing; its spinning thread pool would instead fight
+    # torch's for the cores while a run trains. Set before anything imports numpy.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     parser = build_parser()
     args = parser.parse_args(argv)
     command = args.command or "ui"

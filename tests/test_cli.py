@@ -223,6 +223,9 @@ def bad_files(tmp_path_factory):
         (["gates", "{d}/nope", "--text", "a"], "no run at"),
         (["data", "{d}/image.png"], "binary"),
         (["compare", "--archs", "rnn,cnn", "--max-steps", "1"], "unknown architecture 'cnn'"),
+        (["ui", "{d}/garbage.safetensors"], "not a chartui run folder"),
+        (["ui", "{d}/notarun"], "not a chartui run folder"),
+        (["train", "--hidden", "100000", "--max-steps", "1"], "GiB to train"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(bad_files, args, expect):
@@ -251,6 +254,8 @@ def test_bad_input_through_the_real_executable(bad_files, args, expect):
         (["--top-p", "1.5"], "--top-p must be"),
         (["--prompt", "ROMEO @ ~"], "never saw: '@', '~'"),
         (["--checkpoint", "newest"], "invalid choice"),
+        (["--seed", "-1"], "--seed must be"),
+        (["--length", "0"], "--length must be"),
     ],
 )
 def test_bad_sampling_input(cli_run, args, expect):
@@ -265,6 +270,7 @@ def test_bad_sampling_input(cli_run, args, expect):
         (["--text", "abc", "--layer", "3"], "--layer must be between 0 and 0"),
         (["--text", "abc", "--unit", "99"], "--unit must be between 0 and 15"),
         (["--text", "abc \u00e9\u00e9"], "never saw"),
+        (["--text", "abc", "--rank", "0"], "--rank must be"),
     ],
 )
 def test_bad_gates_input(cli_run, args, expect):

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
             elif isinstance(ev, EvalDone) and not args.json:
                 log.print(f"[{arch}] eval step {ev.step:,}  val loss {ev.val_loss:.4f}", markup=False)
             elif isinstance(ev, Finished) and not args.json:
-                log.print(f"[{arch}] {ev.reason}: val loss {fmt_loss(ev.val_loss)}", markup=False)
+                log.print(f"[{arch}] {ev.reason}: val loss {fmt_loss(ev.val_loss)}" + (f"; {ev.message}" if ev.message else ""), markup=False)
     results = comparison.results
     if args.json:
         print_json({"archs": archs, "root": str(comparison.root), "prompt": comparison.prompt,
@@ -49,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
                     "seed": train_config.seed, "corpus": comparison.corpus.info(), "results": results})
     else:
         _render(results, comparison, plain=not is_tty())
+    if any(r["reason"] in ("diverged", "error") for r in results):
+        return 1
     return 130 if comparison.stopping else 0
 
 

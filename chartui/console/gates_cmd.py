@@ -22,6 +22,9 @@ DEFAULT_GATE = {"lstm": "forget", "gru": "update", "rnn": "hidden"}
 
 
 def run(args: argparse.Namespace) -> int:
+    for name in ("units", "rank"):
+        if getattr(args, name) < 1:
+            raise ConfigError(f"--{name} must be a whole number of at least 1 (got {getattr(args, name)})")
     text = _passage(args)
     model, vocab, ckpt = open_run(args.run, args.checkpoint)
     tr = trace(model, vocab, text)

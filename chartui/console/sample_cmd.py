@@ -12,6 +12,7 @@ from chartui.console.render import print_json, probability_text, stdout_console
 from chartui.display import printable
 from chartui.engine.checkpoint import open_run
 from chartui.engine.sample import Sampler
+from chartui.config import SampleConfig
 from chartui.errors import ConfigError
 
 FLUSH_SECONDS = 0.03
@@ -20,6 +21,9 @@ FLUSH_SECONDS = 0.03
 def run(args: argparse.Namespace) -> int:
     if args.forever and (args.json or args.num_samples > 1):
         raise ConfigError("--forever streams one sample until Ctrl-C; drop --json and --num-samples")
+    # The knobs' checks, before any model is loaded.
+    SampleConfig(prompt=args.prompt, length=args.length, temperature=args.temperature, top_k=args.top_k,
+                 top_p=args.top_p, seed=args.seed)
     model, vocab, ckpt = open_run(args.run, args.checkpoint)
     sampler = Sampler(model, vocab, prompt=args.prompt, temperature=args.temperature, top_k=args.top_k,
                       top_p=args.top_p, seed=args.seed, num_samples=args.num_samples)

@@ -7,21 +7,23 @@ import os
 import sys
 
 from chartui.config import DEFAULT_PRESET, load_preset
-from chartui.engine.checkpoint import resolve_run
-from chartui.errors import ChartuiError
+from chartui.engine.checkpoint import resolve_run, run_summary
+from chartui.errors import ChartuiError, RunError
 
 
 def run(args: argparse.Namespace) -> int:
     # Check what was asked for before the screen switches, so errors stay one line.
+    if args.run:
+        path = resolve_run(args.run)
+        if not path.is_dir() or run_summary(path) is None:
+            raise RunError(f"{args.run} is not a chartui run folder; give the folder (list them with `chartui runs`)")
+    if args.preset:
+        load_preset(args.preset)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise ChartuiError("the app needs an interactive terminal; in scripts and pipes use the headless commands (chartui train, sample, eval, gates; see chartui --help)")
     if os.environ.get("TERM", "") in ("dumb", "unknown"):
         raise ChartuiError("the app needs a terminal that can move the cursor, and TERM=dumb says this one cannot; "
                            "run it in a terminal emulator or tmux (TERM=xterm-256color), or use the headless commands")
-    if args.run:
-        resolve_run(args.run)
-    if args.preset:
-        load_preset(args.preset)
     from chartui.ui.app import ChartuiApp
 
     app = ChartuiApp(run=args.run, corpus=args.corpus or "shakespeare", preset=args.preset or DEFAULT_PRESET)

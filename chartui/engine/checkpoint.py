@@ -166,11 +166,13 @@ def read_header(path: Path) -> Header:
     for name, info in table.items():
         ok = (
             isinstance(info, dict)
-            and info.get("dtype") in _DTYPES
+            and isinstance(info.get("dtype"), str)
+            and info["dtype"] in _DTYPES
             and isinstance(info.get("shape"), list)
-            and all(isinstance(d, int) and d >= 0 for d in info["shape"])
+            and all(_whole(d) for d in info["shape"])
             and isinstance(info.get("data_offsets"), list)
             and len(info["data_offsets"]) == 2
+            and all(_whole(o) for o in info["data_offsets"])
         )
         if not ok:
             raise CheckpointError(f"{label}: tensor {name!r} has a malformed entry; the file is damaged")
@@ -180,6 +182,15 @@ def read_header(path: Path) -> Header:
         if end > data_len:
             raise CheckpointError(f"{label} is truncated (tensor {name!r} runs past the end of the file); use the other checkpoint or retrain")
     return Header(meta=meta, tensors=table, data_start=8 + n)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _table(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one (hostile metadata reads as absent)."""
+    return value if isinstance(value, dict) else {}
 
 
 @dataclass
@@ -226,8 +237,8 @@ class Checkpoint:
         from chartui.engine.models import CharModel
 
         config, vocab = self.model_config, self.vocab
-        model = CharModel(config, vocab.size)
-        expected = model.state_dict()
+        with torch.device("meta"):  # shapes only: metadata claiming a huge model allocates nothing
+            expected = CharModel(config, vocab.size).state_dict()
         got = self.model_state()
         missing = sorted(set(expected) - set(got))
         extra = sorted(set(got) - set(expected))
@@ -243,6 +254,7 @@ class Checkpoint:
                 )
             if have.dtype not in (torch.float32, torch.float16, torch.bfloat16):
                 raise CheckpointError(f"{self.path}: {name} has dtype {have.dtype}; weights must be floating point")
+        model = CharModel(config, vocab.size)
         model.load_state_dict({k: v.float() for k, v in got.items()})
         model.eval()
         return model.to(device)
@@ -395,7 +407,7 @@ class MetricsFollower:
     def poll(self) -> list[dict[str, Any]]:
         try:
             st = self.path.stat()
-        except FileNotFoundError:
+        except OSError:
             return []
         if self._inode is not None and (st.st_ino != self._inode or st.st_size < self._offset):
             self._offset = 0  # rewritten (a resume trims it): read again from the start
@@ -455,10 +467,9 @@ def trim_metrics(path: Path, step: int) -> None:
 def run_summary(folder: Path) -> dict[str, Any] | None:
     """What ``chartui runs`` and the Compare tab show of one run; None if not a run."""
     folder = Path(folder)
-    info: dict[str, Any] = {}
     try:
-        info = json.loads((folder / RUN_JSON).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        info = _table(json.loads((folder / RUN_JSON).read_text(encoding="utf-8")))
+    except (OSError, ValueError, UnicodeDecodeError):
         info = {}
     meta: dict[str, Any] = {}
     for name in (LAST, BEST):
@@ -469,23 +480,24 @@ def run_summary(folder: Path) -> dict[str, Any] | None:
             continue
     if not info and not meta:
         return None
-    model = meta.get("model") or info.get("model") or {}
-    train = meta.get("train") or info.get("train") or {}
-    best = meta.get("best_val_loss")
+    model = _table(meta.get("model")) or _table(info.get("model"))
+    train = _table(meta.get("train")) or _table(info.get("train"))
+    number = lambda v: v if isinstance(v, (int, float)) and not isinstance(v, bool) else None  # noqa: E731
+    best = number(meta.get("best_val_loss"))
     return {
         "run": str(folder),
         "name": folder.name,
-        "arch": model.get("arch"),
-        "layers": model.get("layers"),
-        "hidden": model.get("hidden"),
-        "params": (meta.get("params") or info.get("params") or {}).get("total"),
-        "corpus": (info.get("corpus") or meta.get("corpus") or {}).get("name"),
-        "step": meta.get("step", 0),
-        "val_loss": meta.get("val_loss"),
+        "arch": model.get("arch") if isinstance(model.get("arch"), str) else None,
+        "layers": number(model.get("layers")),
+        "hidden": number(model.get("hidden")),
+        "params": number((_table(meta.get("params")) or _table(info.get("params"))).get("total")),
+        "corpus": str((_table(info.get("corpus")) or _table(meta.get("corpus"))).get("name") or "") or None,
+        "step": number(meta.get("step")) or 0,
+        "val_loss": number(meta.get("val_loss")),
         "best_val_loss": best,
-        "perplexity": math.exp(best) if isinstance(best, (int, float)) and best < 50 else None,
-        "chars_per_s": meta.get("chars_per_s"),
-        "elapsed": meta.get("elapsed"),
+        "perplexity": math.exp(best) if best is not None and best < 50 else None,
+        "chars_per_s": number(meta.get("chars_per_s")),
+        "elapsed": number(meta.get("elapsed")),
         "status": _status(folder, meta),
         "batching": train.get("batching"),
         "updated": max((p.stat().st_mtime for p in folder.iterdir() if p.is_file()), default=0.0),
@@ -495,7 +507,7 @@ def run_summary(folder: Path) -> dict[str, Any] | None:
 def _status(folder: Path, meta: dict[str, Any]) -> str:
     if RunLock(folder).held_elsewhere():
         return "training"
-    status = meta.get("status", "new")
+    status = meta.get("status") if isinstance(meta.get("status"), str) else "new"
     # Saved mid-training but nobody holds the lock: the trainer died (kill -9, power loss).
     return "interrupted" if status == "training" else status
 
@@ -507,9 +519,17 @@ def list_runs(root: Path | None = None) -> list[dict[str, Any]]:
         return []
     found = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        summary = run_summary(folder)
+        summary = _summary_or_none(folder)
         if summary:
             found.append(summary)
         else:
-            found.extend(s for s in (run_summary(sub) for sub in sorted(folder.iterdir()) if sub.is_dir()) if s)
+            found.extend(s for s in (_summary_or_none(sub) for sub in sorted(folder.iterdir()) if sub.is_dir()) if s)
     return sorted(found, key=lambda s: s["updated"])
+
+
+def _summary_or_none(folder: Path) -> dict[str, Any] | None:
+    """A run's summary; a folder that cannot be read (permissions, a vanished file) is left out."""
+    try:
+        return run_summary(folder)
+    except (ChartuiError, OSError):
+        return None

@@ -69,6 +69,8 @@ class Comparison:
                 break
             mcfg = dataclasses.replace(self.model_config, arch=arch)
             trainer = self.current = Trainer.new(mcfg, self.train_config, run=self.root / arch, preset=self.preset, corpus=self.corpus)
+            if self._stop:  # stop() came while the trainer was being built
+                trainer.stop()
             finished: Finished | None = None
             for event in trainer:
                 if isinstance(event, Finished):
@@ -85,5 +87,5 @@ class Comparison:
                 "chars_per_s": finished.chars_per_s, "steps": finished.steps, "reason": finished.reason,
                 "sample": text,
             })
-            if finished.reason in ("stopped", "error"):
+            if finished.reason in ("stopped", "error", "diverged"):
                 break

@@ -41,7 +41,8 @@ CONVERTER_VERSION = 1
 _CHUNK = 1 << 22
 
 # Byte signatures of common binary formats, refused before decoding.
-_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"%PDF", b"PK\x03\x04", b"\x1f\x8b", b"\x7fELF", b"BM", b"RIFF", b"\x00\x00\x01\x00")
+# (Only signatures that no text file starts with: the control-byte share catches the rest.)
+_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"%PDF", b"PK\x03\x04", b"\x1f\x8b", b"\x7fELF", b"RIFF")
 
 
 # --- vocabulary ----------------------------------------------------------------------------

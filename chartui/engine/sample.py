@@ -88,6 +88,8 @@ class Sampler:
         check_sampling(temperature=temperature, top_k=top_k, top_p=top_p)
         if num_samples < 1:
             raise ConfigError(f"--num-samples must be a whole number of at least 1 (got {num_samples})")
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise ConfigError(f"--seed must be a whole number of at least 0 (got {seed!r})")
         unknown = vocab.unknown(prompt)
         if unknown:
             raise ConfigError(f"the prompt has characters this model never saw: {describe_chars(unknown)}; remove them or train on text that has them")

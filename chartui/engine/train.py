@@ -15,7 +15,9 @@ stopped (same device).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
+import os
 import threading
 import time
 from collections import deque
@@ -33,7 +35,7 @@ from chartui import __version__
 from chartui.config import ModelConfig, TrainConfig, flag, to_dict
 from chartui.engine import checkpoint as ck
 from chartui.engine.batches import make_batches
-from chartui.engine.corpus import Corpus, Vocab, load_corpus
+from chartui.engine.corpus import NAMED, Corpus, Vocab, load_corpus
 from chartui.engine.device import autocast_dtype, describe, pick_device, set_threads
 from chartui.engine.evaluate import evaluate_ids
 from chartui.engine.events import (
@@ -65,6 +67,37 @@ RESUME_MAY_CHANGE = {
     "sample_prompt", "sample_length", "sample_temperature", "checkpoint_seconds", "device", "threads",
     "log_every", "metrics_every",
 }
+
+
+def _claim(parent: Path, name: str) -> Path:
+    """Create a new run folder under ``parent`` (``name``, ``name-2``, ...), atomically: two
+    trainers started in the same second never share one."""
+    for n in range(1, 1000):
+        folder = parent / (name if n == 1 else f"{name}-{n}")
+        try:
+            folder.mkdir(parents=True, exist_ok=False)
+            return folder
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise RunError(f"cannot create a run folder in {parent}: {exc.strerror or exc}; set CHARTUI_HOME or give --run") from None
+    raise RunError(f"too many runs named {name} in {parent}; give --run")
+
+
+def _memory_bytes(device: torch.device) -> int:
+    """Memory the device has in all (0 when unknown)."""
+    try:
+        if device.type == "cuda":
+            return torch.cuda.mem_get_info(device)[1]
+        if device.type == "cpu":
+            return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (OSError, ValueError, RuntimeError, AttributeError):
+        pass
+    return 0
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    return isinstance(exc, torch.OutOfMemoryError) or (isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc))
 
 
 @dataclass
@@ -105,24 +138,24 @@ class Trainer:
             preset: str = "", corpus: Corpus | None = None) -> Trainer:
         """A fresh run in ``run`` (default: a new folder under ``checkpoints/``)."""
         corpus = corpus or load_corpus(train_config.corpus)
+        if train_config.corpus not in NAMED:
+            # Record where the text is, not how it was typed: resume and eval then work from
+            # any directory.
+            train_config = dataclasses.replace(train_config, corpus=corpus.source)
         if run is None:
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
             slug = "".join(ch if ch.isalnum() else "-" for ch in Path(corpus.name).stem)[:24].strip("-") or "corpus"
-            run_dir = runs_dir() / f"{stamp}-{model_config.arch}-{slug}"
-            n = 2
-            while run_dir.exists():
-                run_dir = runs_dir() / f"{stamp}-{model_config.arch}-{slug}-{n}"
-                n += 1
+            run_dir = _claim(runs_dir(), f"{stamp}-{model_config.arch}-{slug}")
         else:
             run_dir = Path(run).expanduser()
             if any((run_dir / name).exists() for name in (*ck.CHECKPOINT_NAMES, ck.RUN_JSON)):
                 raise RunError(f"{run_dir} already holds a run; continue it with --resume {run_dir}, or choose a new --run")
             if run_dir.exists() and not run_dir.is_dir():
                 raise RunError(f"{run_dir} is a file; give --run a folder")
-        try:
-            run_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise RunError(f"cannot create the run folder {run_dir}: {exc.strerror or exc}") from None
+            try:
+                run_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise RunError(f"cannot create the run folder {run_dir}: {exc.strerror or exc}") from None
         lock = ck.RunLock(run_dir)
         lock.acquire()
         return cls(model_config, train_config, run_dir, corpus=corpus, preset=preset, lock=lock)
@@ -186,8 +219,19 @@ class Trainer:
         self.val_ids = val_ids
         self.steps_per_epoch = self.batches.steps_per_epoch
 
+        total = mcfg.param_breakdown(self.vocab.size)["total"]
+        need, have = 16 * total, _memory_bytes(self.device)  # weights, gradients and AdamW's two moments in float32
+        if have and need > 0.8 * have:
+            raise ConfigError(f"a model of {total:,} parameters needs about {need / 2**30:.1f} GiB to train and this "
+                              f"{self.device.type} has {have / 2**30:.1f} GiB; lower --hidden, --layers or --embed")
         torch.manual_seed(cfg.seed)
-        self.model = CharModel(mcfg, self.vocab.size).to(self.device)
+        try:
+            self.model = CharModel(mcfg, self.vocab.size).to(self.device)
+        except RuntimeError as exc:
+            if not _out_of_memory(exc):
+                raise
+            total = mcfg.param_breakdown(self.vocab.size)["total"]
+            raise ConfigError(f"a model of {total:,} parameters does not fit in memory here; lower --hidden, --layers or --embed") from None
         self.params = self.model.param_breakdown()
         decay = [p for n, p in self.model.named_parameters() if p.dim() >= 2]
         no_decay = [p for n, p in self.model.named_parameters() if p.dim() < 2]
@@ -328,8 +372,16 @@ class Trainer:
             if self.batches.carries_state and self.batch_index == 0:
                 self.state = None  # each epoch's streams start fresh
             x, y = self.batches.get(self.epoch, self.batch_index)
-            with self._mutex:
-                loss = self._train_step(x, y, lr)
+            try:
+                with self._mutex:
+                    loss = self._train_step(x, y, lr)
+            except RuntimeError as exc:
+                if not _out_of_memory(exc):
+                    raise
+                reason = "error"
+                message = (f"out of {'GPU ' if self.device.type == 'cuda' else ''}memory at step {self.step + 1}; "
+                           "lower --batch-size, --seq-len or --hidden (the last checkpoint is kept)")
+                break
             self.step += 1
             self.batch_index += 1
             self.chars_seen += x.numel()
@@ -569,17 +621,26 @@ class Trainer:
         meta, tensors = ckpt.meta, ckpt.tensors
         try:
             self.model.load_state_dict({k: v.to(self.device) for k, v in ckpt.model_state().items()})
-            n_params = len(self.optimizer.state_dict()["param_groups"][0]["params"]) + len(self.optimizer.state_dict()["param_groups"][1]["params"])
             state: dict[int, dict[str, torch.Tensor]] = {}
             for name, value in tensors.items():
                 if name.startswith("optim."):
                     _, idx, key = name.split(".", 2)
                     state.setdefault(int(idx), {})[key] = value
-            if any(i >= n_params for i in state):
+            params = [p for g in self.optimizer.param_groups for p in g["params"]]
+            if any(i >= len(params) for i in state):
                 raise ValueError("optimizer state for unknown parameters")
+            for i, entry in state.items():
+                for key in ("exp_avg", "exp_avg_sq"):
+                    if key not in entry or tuple(entry[key].shape) != tuple(params[i].shape):
+                        raise ValueError(f"optimizer state optim.{i}.{key} does not match its parameter")
             groups = self.optimizer.state_dict()["param_groups"]
             self.optimizer.load_state_dict({"state": state, "param_groups": groups})
-            self.state = state_from_tensors({k[len("state."):]: v.to(self.device) for k, v in tensors.items() if k.startswith("state.")})
+            carried = {k[len("state."):]: v.to(self.device) for k, v in tensors.items() if k.startswith("state.")}
+            want = (self.model_config.layers, self.config.batch_size, self.model_config.hidden)
+            names = {"h", "c"} if self.model_config.arch == "lstm" else {"h"}
+            if any(tuple(v.shape) != want for v in carried.values()) or (carried and set(carried) != names):
+                raise ValueError("the carried hidden state does not match the model and batch size")
+            self.state = state_from_tensors(carried)
             if "rng.cpu" in tensors:
                 torch.set_rng_state(tensors["rng.cpu"])
             if "rng.cuda" in tensors and self.device.type == "cuda":

@@ -205,3 +205,47 @@ def test_list_runs_summarises_each_run(tiny_run, tmp_path):
     assert [r["name"] for r in runs] == ["a", "b"] or [r["name"] for r in runs] == ["b", "a"]
     a = next(r for r in runs if r["name"] == "a")
     assert a["arch"] == "lstm" and a["params"] > 0 and a["status"] == "finished" and a["best_val_loss"] > 0
+
+
+def _hostile_header(path, table: dict) -> None:
+    raw = json.dumps(table).encode()
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw)
+
+
+@pytest.mark.parametrize("entry", [{"dtype": ["F32"], "shape": [1], "data_offsets": [0, 4]},
+                                   {"dtype": "F32", "shape": [1], "data_offsets": [None, "4"]},
+                                   {"dtype": "F32", "shape": [True], "data_offsets": [0, 4]}])
+def test_malformed_tensor_tables_are_refused_not_crashed_on(tmp_path, entry):
+    path = tmp_path / "bad.safetensors"
+    meta = {"format": ck.FORMAT, "version": 1}
+    _hostile_header(path, {"__metadata__": {"chartui": json.dumps(meta)}, "model.x": entry})
+    with pytest.raises(CheckpointError, match="malformed"):
+        ck.read_header(path)
+
+
+def test_listing_survives_hostile_metadata(tmp_path):
+    root = tmp_path / "checkpoints"
+    (root / "a").mkdir(parents=True)
+    (root / "a" / ck.RUN_JSON).write_text(json.dumps(["not", "a", "table"]))
+    (root / "b").mkdir()
+    (root / "b" / ck.RUN_JSON).write_text(json.dumps({"model": "lstm", "corpus": 7, "params": [1]}))
+    (root / "c").mkdir()
+    meta = {"format": ck.FORMAT, "version": 1, "model": ["x"], "step": "many", "best_val_loss": "low", "status": 3}
+    _hostile_header(root / "c" / ck.LAST, {"__metadata__": {"chartui": json.dumps(meta)}})
+    runs = {r["name"]: r for r in ck.list_runs(root)}
+    assert set(runs) == {"b", "c"} and runs["c"]["step"] == 0 and runs["c"]["best_val_loss"] is None
+
+
+def test_metadata_claiming_a_huge_model_is_refused_without_allocating_it(tiny_run, tmp_path):
+    meta = ck.load_checkpoint(tiny_run / ck.BEST).meta
+    bad = _rewrite(tiny_run / ck.BEST, tmp_path / "huge.safetensors", meta={"model": {**meta["model"], "hidden": 10**8}})
+    with pytest.raises(CheckpointError, match="has shape"):
+        ck.open_run(bad)
+
+
+@pytest.mark.parametrize("tensor, shape", [("optim.0.exp_avg", (2, 2)), ("state.h", (1, 3, 3))])
+def test_resume_refuses_training_state_of_the_wrong_shape(small_corpus, tmp_path, tensor, shape):
+    train_run(small_corpus, tmp_path / "run", max_steps=3, batching="stateful")
+    _rewrite(tmp_path / "run" / ck.LAST, tmp_path / "run" / ck.LAST, tensors={tensor: torch.zeros(shape)})
+    with pytest.raises(RunError, match="cannot be restored"):
+        Trainer.resume(tmp_path / "run")

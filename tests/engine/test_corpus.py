@@ -202,3 +202,9 @@ def test_stats_count_whitespace_and_rank_characters(tmp_path):
     assert [row["char"] for row in stats["top"]][:2] == ["a", "b"] or stats["top"][0]["count"] == 20
     assert stats["whitespace_share"] == pytest.approx(20 / 60)
     assert {row["label"] for row in stats["top"]} >= {"SP", "\\n"}
+
+
+def test_text_that_starts_like_a_bitmap_is_still_text(tmp_path):
+    path = tmp_path / "bmi.csv"
+    path.write_text("BMI,age,height\n22.5,31,180\n" * 20)
+    assert C.load_corpus(str(path)).text().startswith("BMI,age")

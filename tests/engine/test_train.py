@@ -194,3 +194,28 @@ def test_snapshot_is_a_detached_cpu_copy(small_corpus, tmp_path):
     snap = trainer.snapshot()
     for a, b in zip(snap.parameters(), trainer.model.parameters()):
         assert torch.equal(a, b) and a.data_ptr() != b.data_ptr()
+
+
+def test_runs_started_in_the_same_second_get_their_own_folders(small_corpus, home, monkeypatch):
+    from chartui.engine import train as train_module
+
+    class Frozen:
+        @staticmethod
+        def now():
+            import datetime
+
+            return datetime.datetime(2026, 1, 1, 12, 0, 0)
+
+    monkeypatch.setattr(train_module, "datetime", Frozen)
+    m, t = tiny_configs(small_corpus, max_steps=2)
+    a, b = Trainer.new(m, t), Trainer.new(m, t)
+    assert a.run_dir != b.run_dir and a.run_dir.parent == b.run_dir.parent
+    list(a), list(b)
+
+
+def test_a_relative_corpus_path_is_recorded_absolute(small_corpus, tmp_path, monkeypatch):
+    monkeypatch.chdir(small_corpus.parent)
+    trainer, _ = train_run(small_corpus.name, tmp_path / "run", max_steps=3)
+    assert trainer.config.corpus == str(small_corpus.resolve())
+    monkeypatch.chdir(tmp_path)
+    assert list(Trainer.resume(tmp_path / "run", {"max_steps": 5}))[-1].steps == 5

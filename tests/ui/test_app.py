@@ -297,3 +297,59 @@ async def test_no_color_shades_the_heatmap(tiny_run, monkeypatch):
         await pilot.pause(0.2)
         heat = _static_text(app, "#gates-heatmap")
         assert any(ch in heat for ch in ".:-=+*#%@")
+
+
+@pytest.mark.asyncio
+async def test_start_after_a_finished_run_begins_a_new_run(small_corpus, home):
+    app = _app(small_corpus, max_steps=8)
+    async with app.run_test(size=SIZE) as pilot:
+        tab = app.train_tab
+        tab.action_start()
+        tab.action_start()  # a second Start while the first run loads does nothing
+        await _until(pilot, lambda: tab.history.finished is not None and not tab.is_training)
+        assert len(list((home / "checkpoints").iterdir())) == 1
+        app.query_one("#arch").value = "gru"
+        await pilot.pause(0.1)
+        tab.action_start()
+        await _until(pilot, lambda: len(list((home / "checkpoints").iterdir())) == 2 and tab.history.finished is not None
+                     and not tab.is_training)
+        runs = sorted((home / "checkpoints").iterdir())
+        assert len(runs) == 2 and {ck.run_summary(r)["arch"] for r in runs} == {"lstm", "gru"}
+
+
+@pytest.mark.asyncio
+async def test_an_opened_run_continues_when_the_form_still_describes_it(tiny_run, home):
+    run = home / "checkpoints" / "tiny"
+    shutil.copytree(tiny_run, run, ignore=shutil.ignore_patterns(ck.LOCK))
+    steps = ck.read_header(run / ck.LAST).meta["step"]
+    app = ChartuiApp(run=str(run))
+    async with app.run_test(size=SIZE) as pilot:
+        tab = app.train_tab
+        assert str(app.query_one("#start").label) == "Continue"
+        app.query_one("#max_seconds").value = "1.5"
+        tab.action_start()
+        await _until(pilot, lambda: tab.history.finished is not None and not tab.is_training, timeout=60)
+        assert tab.history.started["resumed"] is True and tab.history.latest["step"] > steps
+        assert len(list((home / "checkpoints").iterdir())) == 1
+
+
+@pytest.mark.asyncio
+async def test_following_a_run_whose_trainer_died(small_corpus, tmp_path):
+    from chartui.engine.train import Trainer
+    from tests.conftest import tiny_configs
+
+    m, t = tiny_configs(small_corpus, max_steps=100_000)
+    trainer = Trainer.new(m, t, run=tmp_path / "elsewhere")
+    events = iter(trainer)
+    for _ in range(10):
+        next(events)
+    app = ChartuiApp(run=str(tmp_path / "elsewhere"))
+    async with app.run_test(size=SIZE) as pilot:
+        tab = app.train_tab
+        assert tab.follower is not None
+        trainer._lock.release()  # what the kernel does when a trainer is killed
+        await _until(pilot, lambda: tab.follower is None)
+        await pilot.pause(0.1)
+        assert any("stopped being trained" in n.message for n in app._notifications)
+        assert str(app.query_one("#start").label) == "Resume"
+        assert "interrupted" in _static_text(app, "#train-stats")

@@ -221,7 +221,7 @@ class GenerateTab(Vertical):
         columns = len(runs) if self.mode == "runs" else len(self._temperatures())
         for i in range(3):
             self.query_one(f"#gen-col-{i}").set_class(i >= columns, "hidden")
-            self.query_one(f"#gen-view-{i}", SampleView).reset(prefix=printable(prompt))
+            self.query_one(f"#gen-view-{i}", SampleView).reset(prefix=printable(prompt), generation=self._generation)
         titles = ([Path(r).name if r != LIVE else "training now" for r in runs] if self.mode == "runs"
                   else [f"T = {t:.2f}" for t in self._temperatures()] if self.mode == "temperatures" else [""])
         for i, title in enumerate(titles):
@@ -267,6 +267,8 @@ class GenerateTab(Vertical):
             self.post_message(WorkFailed("generate", str(exc) if isinstance(exc, ChartuiError) else f"generation failed: {exc!r}"))
             self._streaming = False
             return
+        if generation != self._generation:
+            return  # a newer generation started while this one loaded its model
         self._samplers = samplers
         streams = [s.tokens(LENGTH) for s in samplers]
         start = time.monotonic()
@@ -280,7 +282,7 @@ class GenerateTab(Vertical):
                     return
                 for view, stream in zip(views, streams):
                     token = next(stream)
-                    view.feed(token.char, token.prob)
+                    view.feed(token.char, token.prob, generation)
                 produced += 1
                 speed = SPEEDS[self.speed_index]
                 if speed:

@@ -30,21 +30,25 @@ class SampleView(Static):
         super().__init__("", *args, **kwargs)
         self._lock = threading.Lock()
         self._incoming: list[tuple[str, float]] = []
+        self.generation = 0
         self.prefix = ""
         self.text = ""
         self.probs: list[float] = []
         self.colour_by_probability = colour_by_probability
 
-    def reset(self, prefix: str = "") -> None:
+    def reset(self, prefix: str = "", generation: int = 0) -> None:
+        """Start over; from now on only ``feed`` calls for ``generation`` are shown."""
         with self._lock:
             self._incoming.clear()
+            self.generation = generation
         self.prefix, self.text, self.probs = prefix, "", []
         self._render_now()
 
-    def feed(self, char: str, prob: float) -> None:
-        """Called from the sampling thread."""
+    def feed(self, char: str, prob: float, generation: int = 0) -> None:
+        """Called from the sampling thread; characters of an older generation are dropped."""
         with self._lock:
-            self._incoming.append((char, prob))
+            if generation == self.generation:
+                self._incoming.append((char, prob))
 
     def drain(self) -> int:
         """Move buffered characters onto the screen (UI thread); returns how many."""
