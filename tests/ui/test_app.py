@@ -341,7 +341,7 @@ async def test_following_a_run_whose_trainer_died(small_corpus, tmp_path):
     m, t = tiny_configs(small_corpus, max_steps=100_000)
     trainer = Trainer.new(m, t, run=tmp_path / "elsewhere")
     events = iter(trainer)
-    for _ in range(10):
+    for _ in range(30):  # past the first metrics record (steps are logged in groups)
         next(events)
     app = ChartuiApp(run=str(tmp_path / "elsewhere"))
     async with app.run_test(size=SIZE) as pilot:

@@ -189,6 +189,9 @@ class GatesTab(Vertical):
             self._unit_chosen = True
             self._redraw()
 
+    def on_gate_text_unit_step(self, message: GateText.UnitStep) -> None:
+        self.action_unit(message.delta)
+
     def on_gate_text_cursor_moved(self, message: GateText.CursorMoved) -> None:
         if self.trace is not None:
             self._show_detail()

@@ -63,6 +63,9 @@ class TrainTab(Vertical, can_focus=True):
         self.initial_corpus = corpus
         self.initial_preset = preset
         self.initial_overrides = overrides or {}
+        # The opened run's settings that the form has no field for (embedding size, dropout),
+        # so Start describes that run until the user picks a preset.
+        self.run_overrides: dict[str, Any] = {}
         self.history = RunHistory()
         self.trainer = None  # the engine Trainer while one runs in this app
         self.follower: ck.MetricsFollower | None = None  # a run trained by another process
@@ -139,6 +142,7 @@ class TrainTab(Vertical, can_focus=True):
     def on_select_changed(self, event: Select.Changed) -> None:
         # Only a user's choice refills the form (not opening a run, which sets the fields itself).
         if event.select.id == "preset" and event.value is not Select.BLANK and event.select.has_focus:
+            self.run_overrides = {}
             self._fill_form(str(event.value))
 
     def _form_overrides(self) -> tuple[str, dict[str, Any]]:
@@ -155,7 +159,7 @@ class TrainTab(Vertical, can_focus=True):
                 overrides[field_id] = kind(text)
             except ValueError:
                 raise ConfigError(f"{label} must be {'a whole number' if kind is int else 'a number'} (got {text!r})") from None
-        for key, value in self.initial_overrides.items():
+        for key, value in {**self.initial_overrides, **self.run_overrides}.items():
             overrides.setdefault(key, value)
         return str(self.query_one("#preset", Select).value), overrides
 
@@ -330,6 +334,7 @@ class TrainTab(Vertical, can_focus=True):
     def open_run(self, run: Path) -> None:
         """Show a run's curves; follow it live if another process is training it."""
         self.opened_run = run
+        self.run_overrides = {}
         self.history = RunHistory()
         self._chart_version = -1
         follower = ck.MetricsFollower(run / ck.METRICS)
@@ -342,6 +347,8 @@ class TrainTab(Vertical, can_focus=True):
             try:
                 ckpt_meta = ck.read_header(ck.find_checkpoint(run, "last" if (run / ck.LAST).is_file() else "auto")).meta
                 preset = ckpt_meta.get("preset") or DEFAULT_PRESET
+                saved_model = ckpt_meta.get("model", {})
+                self.run_overrides = {k: saved_model[k] for k in ("embed", "dropout") if k in saved_model}
                 self._fill_form(preset, {**ckpt_meta.get("model", {}), **{
                     k: v for k, v in ckpt_meta.get("train", {}).items() if k in ("seq_len", "batch_size", "lr", "max_seconds", "corpus")}})
                 select = self.query_one("#preset", Select)

@@ -46,6 +46,10 @@ class GateText(Widget, can_focus=True):
         Binding("right", "move(1)", "Char", key_display="←→"),
         Binding("home", "move_to(0)", "Start", show=False),
         Binding("end", "move_to(-1)", "End", show=False),
+        # Up/down pick the unit (the Gates tab's job); bound here so the scroll view around
+        # this widget does not take them for scrolling.
+        Binding("up", "unit(-1)", "Unit", show=False),
+        Binding("down", "unit(1)", "Unit", show=False),
     ]
 
     cursor = reactive(0)
@@ -54,6 +58,11 @@ class GateText(Widget, can_focus=True):
         def __init__(self, position: int) -> None:
             super().__init__()
             self.position = position
+
+    class UnitStep(Message):
+        def __init__(self, delta: int) -> None:
+            super().__init__()
+            self.delta = delta
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -69,6 +78,9 @@ class GateText(Widget, can_focus=True):
     def action_move(self, delta: int) -> None:
         if self.text:
             self.cursor = min(max(self.cursor + delta, 0), len(self.text) - 1)
+
+    def action_unit(self, delta: int) -> None:
+        self.post_message(self.UnitStep(delta))
 
     def action_move_to(self, position: int) -> None:
         if self.text:
