@@ -38,8 +38,9 @@ def main() -> None:
         while time.monotonic() - start < seconds:
             samples.append({"minute": round((time.monotonic() - start) / 60, 2), "rss_mb": round(rss_mb(pid), 1)})
             session.keys("2")  # probe responsiveness on the Generate tab, then go back to the chart
+            session.wait_for(r"T \d\.\d\d ", timeout=10)
             for _ in range(5):
-                key, temperature = ("plus", 0.9) if temperature == 0.8 else ("minus", 0.8)
+                key, temperature = ("+", 0.9) if temperature == 0.8 else ("-", 0.8)
                 latencies.append(session.key_latency(key, rf"T {temperature:.2f}"))
                 time.sleep(0.2)
             session.keys("1")

@@ -34,7 +34,7 @@ class Session:
         return self._tmux("capture-pane", "-p", "-t", self.name)
 
     def keys(self, *keys: str) -> None:
-        self._tmux("send-keys", "-t", self.name, *keys)
+        self._tmux("send-keys", "-t", self.name, "--", *keys)  # "--": a "-" key is not an option
 
     def pid(self) -> int:
         return int(self._tmux("display", "-p", "-t", self.name, "#{pane_pid}").strip())
