@@ -122,6 +122,7 @@ class ChartuiApp(App[None]):
         self.active_run = str(path)
         if not self.train_tab.is_training:
             self.train_tab.open_run(path)
+        self.query_one(DataTab).show_corpus(ck.run_corpus(path))
         self.refresh_runs()
         gates = self.query_one(GatesTab)
         gates.trace = None

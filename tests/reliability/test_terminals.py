@@ -67,6 +67,10 @@ async def test_pasting_10000_characters_into_the_gates_input(tiny_run):
         unit = tab.unit
         await pilot.press("escape", "down", "right")
         assert tab.unit == (unit + 1) % 16 and app.query_one("#gates-text").cursor == 1
+        scroll = app.query_one("#gates-text-scroll")
+        await pilot.press("end")
+        await _until(pilot, lambda: scroll.scroll_y > 0)  # the cursor's row scrolled into sight
+        assert scroll.scroll_y > scroll.size.height
 
 
 @pytest.mark.asyncio

@@ -206,6 +206,16 @@ async def test_data_tab_shows_the_histogram(small_corpus):
 
 
 @pytest.mark.asyncio
+async def test_data_tab_describes_the_corpus_of_an_opened_run(tiny_run, small_corpus):
+    app = ChartuiApp(run=str(tiny_run))  # the app's own default corpus is the bundled Shakespeare
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        tab = app.query_one(DataTab)
+        await _until(pilot, lambda: tab.stats is not None)
+        assert tab.stats["source"] == str(small_corpus.resolve()) and tab.stats["chars"] == 40_000
+
+
+@pytest.mark.asyncio
 async def test_compare_tab_lists_runs_and_opens_one(tiny_run, home):
     shutil.copytree(tiny_run, home / "checkpoints" / "tiny-a", ignore=shutil.ignore_patterns(ck.LOCK))
     shutil.copytree(tiny_run, home / "checkpoints" / "tiny-b", ignore=shutil.ignore_patterns(ck.LOCK))

@@ -49,6 +49,16 @@ class DataTab(Vertical):
         if self.loaded_for is None:
             self.action_load()
 
+    def show_corpus(self, spec: str) -> None:
+        """Describe ``spec`` (the corpus of a run just opened): now if this tab is on screen,
+        else when it is next shown."""
+        if not spec or spec == self.loaded_for:
+            return
+        self.query_one("#data-corpus", Input).value = spec
+        self.loaded_for = None
+        if self.region.width > 0 and self.display:
+            self.action_load()
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "data-corpus":
             self.action_load()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from textual.binding import Binding
+from textual.geometry import Region, Spacing
 from textual.content import Content, Span
 from textual.message import Message
 from textual.reactive import reactive
@@ -89,6 +90,18 @@ class GateText(Widget, can_focus=True):
     def watch_cursor(self, position: int) -> None:
         self.post_message(self.CursorMoved(position))
         self.refresh()
+        self.call_after_refresh(self._follow_cursor)
+
+    def _follow_cursor(self) -> None:
+        """Scroll the view around this widget so the cursor's row stays in sight (a long
+        pasted passage is taller than the screen)."""
+        if not self.text or not isinstance(self.parent, Widget):
+            return
+        width = max(self.content_region.width, 1)
+        lines = self.text[: self.cursor].split("\n")
+        # each newline shows as a visible mark at the end of its line
+        row = sum((len(line) + 1) // width + 1 for line in lines[:-1]) + len(lines[-1]) // width
+        self.parent.scroll_to_region(Region(0, row, 1, 1), spacing=Spacing(2, 0, 2, 0), animate=False, x_axis=False)
 
     def render(self) -> Content:
         if self.values is None or not self.text:
