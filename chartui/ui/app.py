@@ -9,7 +9,9 @@ chartui/ui/tabs/, widgets in chartui/ui/widgets/, layout and colours in chartui.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -56,6 +58,7 @@ class ChartuiApp(App[None]):
         self.open_on = Path(run) if run else None
         self.corpus, self.preset, self.overrides = corpus, preset, overrides
         self.quitting = False
+        self._exit_code: int | None = None  # 128 + the signal, when one asked us to leave
         self._train_tab: TrainTab | None = None
 
     def compose(self) -> ComposeResult:
@@ -81,7 +84,7 @@ class ChartuiApp(App[None]):
         try:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGHUP):
-                loop.add_signal_handler(sig, self._on_terminate)
+                loop.add_signal_handler(sig, self._on_terminate, sig)
         except (NotImplementedError, RuntimeError, ValueError):
             pass  # not the main thread (tests) or no signal support
         if self.open_on is not None:
@@ -204,8 +207,9 @@ class ChartuiApp(App[None]):
         if yes:
             self._save_and_exit()
 
-    def _on_terminate(self) -> None:
+    def _on_terminate(self, sig: int = signal.SIGTERM) -> None:
         """SIGTERM/SIGHUP: no question, save and leave."""
+        self._exit_code = 128 + int(sig)
         self._save_and_exit()
 
     def _save_and_exit(self) -> None:
@@ -219,7 +223,13 @@ class ChartuiApp(App[None]):
     @work(thread=True, group="quit", exit_on_error=False)
     def _wait_then_exit(self) -> None:
         self.train_tab.stop_and_wait(timeout=10)
-        self.call_from_thread(self.exit)
+        if self._exit_code is not None:
+            # After SIGHUP the terminal is gone, and Textual's shutdown can block for ever
+            # writing to it; the checkpoint is saved by now, so leave regardless after 5 s.
+            watchdog = threading.Timer(5.0, os._exit, args=(self._exit_code,))
+            watchdog.daemon = True
+            watchdog.start()
+        self.call_from_thread(self.exit, return_code=self._exit_code or 0)
 
     def _close_streams(self) -> None:
         self.query_one(GenerateTab).stop()

@@ -68,6 +68,31 @@ def test_the_app_saves_and_exits_on_sigterm(small_corpus, tmp_path):
     assert subprocess.run(["pgrep", "-f", str(preset)], capture_output=True).stdout == b""
 
 
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_the_app_saves_and_exits_when_its_terminal_goes_away(small_corpus, tmp_path):
+    """A dropped ssh session or a killed tmux pane: SIGHUP with no terminal left to draw on."""
+    preset = tmp_path / "tiny.toml"
+    preset.write_text(PRESET)
+    home = tmp_path / "home"
+    tmux = Tmux(f"chartui-hup-{os.getpid()}")
+    tmux.run("new-session", "-d", "-s", tmux.name, "-x", "100", "-y", "30", "-e", f"CHARTUI_HOME={home}",
+             f"{_exe()} ui --corpus {small_corpus} --preset {preset}")
+    try:
+        tmux.wait_for("Press s to train")
+        tmux.keys("s")
+        tmux.wait_for(r"step [\d,]+\s+loss")
+        pid = int(tmux.run("display", "-p", "-t", tmux.name, "#{pane_pid}").stdout.strip())
+    finally:
+        tmux.run("kill-session", "-t", tmux.name, check=False)
+    gone = time.monotonic()
+    while Path(f"/proc/{pid}").exists() and time.monotonic() - gone < 20:
+        time.sleep(0.1)
+    assert not Path(f"/proc/{pid}").exists(), "the app outlived its terminal"
+    (run,) = list((home / "checkpoints").iterdir())
+    assert ck.read_header(run / ck.LAST).meta["status"] == "stopped"
+    assert not ck.RunLock(run).held_elsewhere()
+
+
 def test_two_trainers_on_one_run_the_second_refuses(small_corpus, tmp_path):
     run = tmp_path / "run"
     first = subprocess.Popen([_exe(), "train", "--corpus", str(small_corpus), *TINY_FLAGS, "--max-seconds", "120",
