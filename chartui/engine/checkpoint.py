@@ -464,24 +464,25 @@ def trim_metrics(path: Path, step: int) -> None:
 # --- listing runs -------------------------------------------------------------------------
 
 
+def _run_info(folder: Path) -> dict[str, Any]:
+    """A run's run.json as a table; empty when missing or unreadable (never raises)."""
+    try:
+        return _table(json.loads((Path(folder) / RUN_JSON).read_text(encoding="utf-8")))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return {}
+
+
 def run_corpus(folder: Path) -> str:
     """The corpus a run trains on, as given to ``--corpus`` (a name or an absolute path);
     empty if the run does not say."""
-    try:
-        info = _table(json.loads((Path(folder) / RUN_JSON).read_text(encoding="utf-8")))
-    except (OSError, ValueError, UnicodeDecodeError):
-        info = {}
-    corpus = _table(info.get("train")).get("corpus")
+    corpus = _table(_run_info(folder).get("train")).get("corpus")
     return corpus if isinstance(corpus, str) else ""
 
 
 def run_summary(folder: Path) -> dict[str, Any] | None:
     """What ``chartui runs`` and the Compare tab show of one run; None if not a run."""
     folder = Path(folder)
-    try:
-        info = _table(json.loads((folder / RUN_JSON).read_text(encoding="utf-8")))
-    except (OSError, ValueError, UnicodeDecodeError):
-        info = {}
+    info = _run_info(folder)
     meta: dict[str, Any] = {}
     for name in (LAST, BEST):
         try:

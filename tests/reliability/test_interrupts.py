@@ -42,12 +42,12 @@ def test_headless_training_saves_and_exits_on_signals(small_corpus, tmp_path, si
     assert not ck.RunLock(run).held_elsewhere()
 
 
-@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
-def test_the_app_saves_and_exits_on_sigterm(small_corpus, tmp_path):
+def _app_training_in_tmux(small_corpus, tmp_path, label: str) -> tuple[Tmux, int, Path, Path]:
+    """The real app in a tmux pane, training a tiny preset: (tmux, the app's pid, home, preset)."""
     preset = tmp_path / "tiny.toml"
     preset.write_text(PRESET)
     home = tmp_path / "home"
-    tmux = Tmux(f"chartui-term-{os.getpid()}")
+    tmux = Tmux(f"chartui-{label}-{os.getpid()}")
     tmux.run("new-session", "-d", "-s", tmux.name, "-x", "100", "-y", "30", "-e", f"CHARTUI_HOME={home}",
              f"{_exe()} ui --corpus {small_corpus} --preset {preset}")
     try:
@@ -55,6 +55,16 @@ def test_the_app_saves_and_exits_on_sigterm(small_corpus, tmp_path):
         tmux.keys("s")
         tmux.wait_for(r"step [\d,]+\s+loss")
         pid = int(tmux.run("display", "-p", "-t", tmux.name, "#{pane_pid}").stdout.strip())
+    except BaseException:
+        tmux.run("kill-session", "-t", tmux.name, check=False)
+        raise
+    return tmux, pid, home, preset
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_the_app_saves_and_exits_on_sigterm(small_corpus, tmp_path):
+    tmux, pid, home, preset = _app_training_in_tmux(small_corpus, tmp_path, "term")
+    try:
         sent = time.monotonic()
         os.kill(pid, signal.SIGTERM)
         while tmux.alive() and time.monotonic() - sent < 10:
@@ -71,19 +81,8 @@ def test_the_app_saves_and_exits_on_sigterm(small_corpus, tmp_path):
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 def test_the_app_saves_and_exits_when_its_terminal_goes_away(small_corpus, tmp_path):
     """A dropped ssh session or a killed tmux pane: SIGHUP with no terminal left to draw on."""
-    preset = tmp_path / "tiny.toml"
-    preset.write_text(PRESET)
-    home = tmp_path / "home"
-    tmux = Tmux(f"chartui-hup-{os.getpid()}")
-    tmux.run("new-session", "-d", "-s", tmux.name, "-x", "100", "-y", "30", "-e", f"CHARTUI_HOME={home}",
-             f"{_exe()} ui --corpus {small_corpus} --preset {preset}")
-    try:
-        tmux.wait_for("Press s to train")
-        tmux.keys("s")
-        tmux.wait_for(r"step [\d,]+\s+loss")
-        pid = int(tmux.run("display", "-p", "-t", tmux.name, "#{pane_pid}").stdout.strip())
-    finally:
-        tmux.run("kill-session", "-t", tmux.name, check=False)
+    tmux, pid, home, _ = _app_training_in_tmux(small_corpus, tmp_path, "hup")
+    tmux.run("kill-session", "-t", tmux.name, check=False)
     gone = time.monotonic()
     while Path(f"/proc/{pid}").exists() and time.monotonic() - gone < 20:
         time.sleep(0.1)

@@ -349,7 +349,7 @@ class TrainTab(Vertical, can_focus=True):
                 preset = ckpt_meta.get("preset") or DEFAULT_PRESET
                 saved_model = ckpt_meta.get("model", {})
                 self.run_overrides = {k: saved_model[k] for k in ("embed", "dropout") if k in saved_model}
-                self._fill_form(preset, {**ckpt_meta.get("model", {}), **{
+                self._fill_form(preset, {**saved_model, **{
                     k: v for k, v in ckpt_meta.get("train", {}).items() if k in ("seq_len", "batch_size", "lr", "max_seconds", "corpus")}})
                 select = self.query_one("#preset", Select)
                 if preset in self._preset_names:

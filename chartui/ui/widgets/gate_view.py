@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 from textual.binding import Binding
-from textual.geometry import Region, Spacing
 from textual.content import Content, Span
+from textual.geometry import Region, Spacing
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
