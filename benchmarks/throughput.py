@@ -49,9 +49,10 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("CHARTUI_HOME", tempfile.mkdtemp(prefix="chartui-bench-"))
     from chartui.engine.corpus import load_corpus
+    from chartui.engine.runs import split_ids
 
     corpus = load_corpus(corpus_path(args.corpus))
-    train_ids, _ = corpus.split(0.1)
+    train_ids, _ = split_ids(corpus, corpus.vocab, 0.1)
     root = Path(os.environ["CHARTUI_HOME"]) / "checkpoints"
     ours, theirs = [], []
     for i in range(args.rounds):

@@ -1,16 +1,23 @@
 """Settings for models, training and sampling, with their checks, and preset loading.
 
-Stdlib only (no torch): ``chartui --help`` and the argument checks must stay fast. A preset
-is a TOML file in ``models/`` with a ``[model]`` and a ``[train]`` table; flags given on the
+Stdlib only at import (no torch, no numpy): ``chartui --help`` must stay fast. A preset is a
+TOML file in ``models/`` with a ``[model]`` and a ``[train]`` table; flags given on the
 command line override it. Nothing here executes a config file: TOML is data.
+
+Each field's docstring is its documentation everywhere: ``settings()`` reads them from this
+file's source, and the command line builds its training flags from them.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import functools
 import math
 import tomllib
+import types
 import typing
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -18,11 +25,37 @@ from typing import Any
 
 from chartui.errors import ConfigError
 
-ARCHS = ("rnn", "lstm", "gru")
 BATCHING = ("stateful", "windows")
 SCHEDULES = ("cosine", "constant")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DEFAULT_PRESET = "cpu"
+BUDGETS = ("epochs", "max_steps", "max_seconds")
+
+
+class _CellNames(Sequence[str]):
+    """The registered architectures, read from the cell registry only when asked (it imports
+    numpy), so building the command line costs nothing until ``--arch`` is parsed."""
+
+    def _names(self) -> tuple[str, ...]:
+        from chartui.engine.cells import names
+
+        return names()
+
+    def __getitem__(self, i):  # type: ignore[no-untyped-def, override]
+        return self._names()[i]
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+
+ARCHS: Sequence[str] = _CellNames()
+"""The registered cell names (rnn, lstm, gru and any cell registered since)."""
 
 
 def flag(name: str) -> str:
@@ -67,13 +100,19 @@ class ModelConfig:
 
     def param_breakdown(self, vocab_size: int) -> dict[str, int]:
         """Parameter counts by part (embedding, recurrent, head, total) without building the
-        model: what torch's modules hold, computed here so the forms never import torch."""
-        gates = {"rnn": 1, "lstm": 4, "gru": 3}[self.arch]
-        recurrent = sum(gates * self.hidden * ((self.embed if layer == 0 else self.hidden) + self.hidden + 2)
-                        for layer in range(self.layers))
+        model: the cell's own formula, so the forms never import torch."""
+        from chartui.engine.cells import get
+
+        per_layer = get(self.arch).layer_params
+        recurrent = sum(per_layer(self.embed if layer == 0 else self.hidden, self.hidden) for layer in range(self.layers))
         counts = {"embedding": vocab_size * self.embed, "recurrent": recurrent, "head": self.hidden * vocab_size + vocab_size}
         counts["total"] = sum(counts.values())
         return counts
+
+    @property
+    def label(self) -> str:
+        """``lstm 1x384``: the cell, layers and width, as every list and header shows a model."""
+        return f"{self.arch} {self.layers}x{self.hidden}"
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -187,6 +226,18 @@ class TrainConfig:
         if self.epochs is None and self.max_steps is None and self.max_seconds is None:
             raise ConfigError("no training budget: give --epochs, --max-steps or --max-seconds")
 
+    def budget_used(self, step: int, epoch: float, seconds: float) -> float:
+        """The share of the budget spent after ``step`` steps, ``epoch`` epochs and ``seconds``
+        of training: the largest share among the budgets given (whichever ends first wins)."""
+        shares = [0.0]
+        if self.max_steps:
+            shares.append(step / self.max_steps)
+        if self.epochs:
+            shares.append(epoch / self.epochs)
+        if self.max_seconds:
+            shares.append(seconds / self.max_seconds)
+        return max(shares)
+
 
 @dataclass
 class SampleConfig:
@@ -249,19 +300,26 @@ def load_preset(name_or_path: str) -> Preset:
     """Load a bundled preset by name, or any preset TOML file by path."""
     files = _preset_files()
     if name_or_path in files:
-        source, label = files[name_or_path].read_text(encoding="utf-8"), name_or_path
+        raw, label = files[name_or_path].read_bytes(), name_or_path
     elif name_or_path.endswith(".toml") and Path(name_or_path).is_file():
-        source, label = Path(name_or_path).read_text(encoding="utf-8"), name_or_path
+        try:
+            raw, label = Path(name_or_path).read_bytes(), name_or_path
+        except OSError as exc:
+            raise ConfigError(f"cannot read the preset {name_or_path}: {exc.strerror or exc}") from None
     else:
         raise ConfigError(f"unknown preset {name_or_path!r}; choose one of {', '.join(sorted(files))} or give a .toml file")
     try:
-        table = tomllib.loads(source)
+        table = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"preset {label} is not UTF-8 text; save it as UTF-8 TOML") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"preset {label}: not valid TOML ({exc})") from None
     unknown = set(table) - {"description", "model", "train"}
     if unknown:
         raise ConfigError(f"preset {label}: unknown table or key {sorted(unknown)[0]!r}; use [model] and [train]")
     model, train = table.get("model", {}), table.get("train", {})
+    if not isinstance(model, dict) or not isinstance(train, dict):
+        raise ConfigError(f"preset {label}: model and train must be tables ([model], [train]), not single values")
     for section, cls in ((model, ModelConfig), (train, TrainConfig)):
         known = {f.name for f in dataclasses.fields(cls)}
         bad = set(section) - known
@@ -283,9 +341,15 @@ def _coerce(cls: type, values: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_configs(preset: Preset, overrides: dict[str, Any] | None = None) -> tuple[ModelConfig, TrainConfig]:
-    """ModelConfig and TrainConfig from a preset, with explicit overrides (flags) on top.
+    """ModelConfig and TrainConfig from a preset, with explicit overrides (flags) on top."""
+    return apply_overrides(preset.model, preset.train, overrides)
 
-    A budget given explicitly replaces the preset's budgets rather than adding to them, so
+
+def apply_overrides(model: dict[str, Any], train: dict[str, Any], overrides: dict[str, Any] | None = None) -> tuple[ModelConfig, TrainConfig]:
+    """Configs from base values (a preset's tables, or a saved run's settings) with the given
+    overrides on top (None means "not given").
+
+    A budget given explicitly replaces the base's budgets rather than adding to them, so
     ``--max-seconds 60`` on a preset that trains for 10 epochs trains for 60 seconds.
     """
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
@@ -294,11 +358,10 @@ def build_configs(preset: Preset, overrides: dict[str, Any] | None = None) -> tu
     unknown = set(overrides) - model_keys - train_keys
     if unknown:
         raise ConfigError(f"unknown setting {sorted(unknown)[0]!r}")
-    model = {**preset.model, **{k: v for k, v in overrides.items() if k in model_keys}}
-    train = dict(preset.train)
-    budgets = {"epochs", "max_steps", "max_seconds"}
-    if budgets & set(overrides):
-        for key in budgets:
+    model = {**model, **{k: v for k, v in overrides.items() if k in model_keys}}
+    train = dict(train)
+    if set(BUDGETS) & set(overrides):
+        for key in BUDGETS:
             train.pop(key, None)
     train.update({k: v for k, v in overrides.items() if k in train_keys})
     return ModelConfig(**_coerce(ModelConfig, model)), TrainConfig(**_coerce(TrainConfig, train))
@@ -311,8 +374,66 @@ def to_dict(obj: Any) -> dict[str, Any]:
 
 def from_dict(cls: type, values: dict[str, Any]) -> Any:
     """Rebuild a config saved with ``to_dict``; unknown keys (from newer versions) are refused."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"the saved {cls.__name__} is not a table")
     known = {f.name for f in dataclasses.fields(cls)}
     bad = set(values) - known
     if bad:
         raise ConfigError(f"unknown setting {sorted(bad)[0]!r} in saved config")
     return cls(**_coerce(cls, values))
+
+
+# --- settings as the command line sees them ----------------------------------------------------
+
+CHOICES: dict[str, Sequence[str]] = {"arch": ARCHS, "batching": BATCHING, "schedule": SCHEDULES, "device": DEVICES}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One field of ModelConfig or TrainConfig, described for a command-line flag."""
+
+    name: str
+    section: str
+    """``model`` or ``train``."""
+    kind: type
+    """int, float, str or list (of whole numbers)."""
+    choices: Sequence[str] | None
+    help: str
+    """The field's docstring."""
+
+    @property
+    def flag(self) -> str:
+        return flag(self.name)
+
+
+@functools.cache
+def field_docs(cls: type) -> dict[str, str]:
+    """The docstring under each field of a config dataclass in this file (read from the source,
+    since Python keeps no attribute docstrings), whitespace folded."""
+    tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
+    body = next(node.body for node in tree.body if isinstance(node, ast.ClassDef) and node.name == cls.__name__)
+    docs = {}
+    for node, after in zip(body, body[1:]):
+        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str)):
+            docs[node.target.id] = " ".join(after.value.value.replace("``", "").split())
+    return docs
+
+
+def settings() -> list[Setting]:
+    """Every model and training setting, in declaration order, with its type and docstring."""
+    out = []
+    for section, cls in (("model", ModelConfig), ("train", TrainConfig)):
+        hints, docs = typing.get_type_hints(cls), field_docs(cls)
+        for f in dataclasses.fields(cls):
+            hint = hints[f.name]
+            if typing.get_origin(hint) in (typing.Union, types.UnionType):  # X | None: the flag takes an X
+                hint = next(k for k in typing.get_args(hint) if k is not type(None))
+            kind = typing.get_origin(hint) or hint
+            out.append(Setting(f.name, section, kind, CHOICES.get(f.name), docs.get(f.name, "")))
+    return out
+
+
+def overrides_from(namespace: Any) -> dict[str, Any]:
+    """The settings a parsed command line gave (None for those it did not), by field name."""
+    return {s.name: getattr(namespace, s.name, None) for s in settings()}

@@ -32,3 +32,9 @@ class SaveError(ChartuiError):
     """Writing a checkpoint or metrics failed (disk full, read-only folder); nothing saved was lost."""
 
     exit_code = 1
+
+
+class NothingToTrain(ChartuiError):
+    """A resume whose budget is already spent: nothing was changed. Not a failure (exit 0)."""
+
+    exit_code = 0

@@ -8,7 +8,6 @@ the CLI and the TUI show progress the same way; ``results`` holds one row per ar
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 from chartui.config import ARCHS, ModelConfig, TrainConfig
 from chartui.engine.corpus import Corpus, load_corpus
 from chartui.engine.events import Event, Finished
+from chartui.engine.metrics import perplexity
 from chartui.engine.sample import generate
 from chartui.engine.train import Trainer
 from chartui.errors import ConfigError
@@ -27,7 +27,7 @@ def parse_archs(spec: str) -> list[str]:
     """``"rnn,lstm,gru"`` -> a checked list without repeats."""
     archs = [a.strip().lower() for a in spec.split(",") if a.strip()]
     if not archs:
-        raise ConfigError("--archs needs at least one of rnn, lstm, gru")
+        raise ConfigError(f"--archs needs at least one of {', '.join(ARCHS)}")
     bad = [a for a in archs if a not in ARCHS]
     if bad:
         raise ConfigError(f"unknown architecture {bad[0]!r} in --archs; choose from {', '.join(ARCHS)}")
@@ -82,8 +82,7 @@ class Comparison:
             val = finished.val_loss
             self.results.append({
                 "arch": arch, "run": finished.run, "params": trainer.params["total"],
-                "train_loss": finished.train_loss, "val_loss": val,
-                "perplexity": math.exp(val) if val is not None and val < 50 else None,
+                "train_loss": finished.train_loss, "val_loss": val, "perplexity": perplexity(val),
                 "chars_per_s": finished.chars_per_s, "steps": finished.steps, "reason": finished.reason,
                 "sample": text,
             })

@@ -15,7 +15,7 @@ import re
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,23 +146,6 @@ class Corpus:
     def text(self, start: int = 0, stop: int | None = None) -> str:
         """Decode a slice of the corpus."""
         return self.vocab.decode(self.ids[start:stop])
-
-    def split(self, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
-        """(train, val) ids: the last ``val_fraction`` of the text, contiguous, is validation."""
-        n_val = int(len(self) * val_fraction)
-        return self.ids[: len(self) - n_val], self.ids[len(self) - n_val :]
-
-    def info(self) -> dict:
-        """JSON-ready description recorded in each run."""
-        return {
-            "name": self.name,
-            "source": self.source,
-            "chars": len(self),
-            "vocab_size": self.vocab.size,
-            "sha256": self.sha256,
-            "files": len(self.files) or 1,
-            "skipped": len(self.skipped),
-        }
 
 
 def load_corpus(spec: str, *, url: str | None = None) -> Corpus:
@@ -413,9 +396,3 @@ def corpus_stats(corpus: Corpus, *, top: int = 30, sample_chars: int = 500) -> d
         "skipped": corpus.skipped,
         "sha256": corpus.sha256,
     }
-
-
-def iter_text_chunks(text: str, size: int = _CHUNK) -> Iterator[str]:
-    """Slices of ``text`` (helper for callers that encode huge prompts piecewise)."""
-    for start in range(0, len(text), size):
-        yield text[start : start + size]

@@ -31,13 +31,20 @@ def autocast_dtype(device: torch.device) -> torch.dtype | None:
     return None
 
 
+def cores() -> int:
+    """CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def set_threads(threads: int) -> int:
     """Set torch's intra-op threads (0: one per core this process may use); returns the count."""
-    if threads <= 0:
-        try:
-            threads = len(os.sched_getaffinity(0))
-        except (AttributeError, OSError):
-            threads = os.cpu_count() or 1
+    available = cores()
+    if threads > available:
+        raise ConfigError(f"--threads {threads} is more than the {available} cores this process may use; give at most {available} (0: one per core)")
+    threads = threads if threads > 0 else available
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     return threads

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from chartui.engine.metrics import perplexity
 from chartui.errors import CorpusError
 
 # Parallel streams and columns per forward call: wide enough to keep a CPU or GPU busy,
@@ -38,8 +39,8 @@ class EvalResult:
         return self.loss / math.log(2)
 
     @property
-    def perplexity(self) -> float:
-        return math.exp(min(self.loss, 700.0))
+    def perplexity(self) -> float | None:
+        return perplexity(self.loss)
 
     def to_dict(self) -> dict:
         return {"loss": self.loss, "bits_per_char": self.bits_per_char, "perplexity": self.perplexity,

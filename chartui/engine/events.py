@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from chartui.engine.runs import RunInfo
 
 
 @dataclass(frozen=True)
@@ -28,13 +31,14 @@ class Started(Event):
     step: int
     resumed: bool
     device: str
-    params: dict[str, int]
-    model: dict[str, Any]
-    train: dict[str, Any]
-    corpus: dict[str, Any]
-    train_chars: int
-    val_chars: int
+    """Where it trains, with the precision: ``cpu (2 threads)``, ``cuda (NVIDIA H200, bf16)``."""
     steps_per_epoch: int
+    info: RunInfo
+    """The run's description (model, settings, corpus, vocabulary), as run.json holds it."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"event": self.kind, "run": self.run, "step": self.step, "resumed": self.resumed, "device": self.device,
+                "steps_per_epoch": self.steps_per_epoch, "info": self.info.to_dict()}
 
 
 @dataclass(frozen=True)
@@ -96,12 +100,16 @@ class CheckpointSaved(Event):
 
 @dataclass(frozen=True)
 class Paused(Event):
+    """The trainer holds before its next step (``pause()``)."""
+
     kind: ClassVar[str] = "paused"
     step: int
 
 
 @dataclass(frozen=True)
 class Resumed(Event):
+    """The trainer goes on after a pause (``unpause()``)."""
+
     kind: ClassVar[str] = "resumed"
     step: int
 
@@ -121,8 +129,3 @@ class Finished(Event):
     chars_per_s: float
     elapsed: float
     message: str = ""
-
-
-EVENT_TYPES: dict[str, type[Event]] = {
-    cls.kind: cls for cls in (Started, StepDone, EvalDone, SampleReady, CheckpointSaved, Paused, Resumed, Finished)
-}

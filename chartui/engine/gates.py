@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from chartui.engine import cells
 from chartui.engine.corpus import Vocab, describe_chars
-from chartui.engine.replay import GATE_RANGE, GATES, Replay
+from chartui.engine.replay import Replay
 from chartui.engine.sample import softmax
 from chartui.errors import ConfigError
 
@@ -37,12 +38,21 @@ class GateTrace:
     vocab: Vocab
 
     @property
+    def cell(self) -> cells.CellSpec:
+        return cells.get(self.arch)
+
+    @property
     def gate_names(self) -> tuple[str, ...]:
-        return GATES[self.arch]
+        return self.cell.gates
+
+    @property
+    def default_gate(self) -> str:
+        """The gate shown first, the same in ``chartui gates`` and the Gates tab."""
+        return self.cell.default_gate
 
     @property
     def hidden(self) -> int:
-        return self.layers[0][self.gate_names[-1]].shape[1]
+        return self.layers[0]["hidden"].shape[1]
 
     def values(self, layer: int, gate: str) -> np.ndarray:
         """(T, H) activations of ``gate`` in ``layer``; checks both."""
@@ -55,7 +65,8 @@ class GateTrace:
     def value_range(self, layer: int, gate: str, unit: int | None = None) -> tuple[float, float]:
         """The colour scale for a gate: its natural range; for the (unbounded) cell state, the
         largest magnitude seen, in ``unit`` when one is given, else in any unit."""
-        lo, hi = GATE_RANGE[gate]
+        self.values(layer, gate)  # checks both
+        lo, hi = self.cell.gate_ranges[gate]
         if lo is None or hi is None:
             values = self.values(layer, gate)
             m = float(np.abs(values if unit is None else values[:, unit]).max()) or 1.0

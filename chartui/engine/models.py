@@ -1,24 +1,28 @@
-"""Character models: embedding -> recurrent stack (RNN, LSTM or GRU) -> linear head.
+"""Character models: embedding -> recurrent stack (any registered cell) -> linear head.
 
-One interface for every cell type, ``forward(idx, state=None) -> (logits, state)``, so
-training, sampling, evaluation and gate tracing never branch on the architecture except
-where the gates themselves differ (chartui.engine.replay). The recurrent stack is torch's
-fused module (cuDNN on a GPU, oneDNN on a CPU): the fastest way to train these cells.
+One interface for every cell, ``forward(idx, state=None) -> (logits, state)``, so training,
+sampling, evaluation and gate tracing never branch on the architecture: what differs between
+cells lives in chartui.engine.cells. The carried state is a tuple of (layers, B, H) tensors,
+named by the cell's ``state`` (``h``, or ``h`` and ``c``). The built-in stacks are torch's
+fused modules (cuDNN on a GPU, oneDNN on a CPU): the fastest way to train these cells.
 """
 
 from __future__ import annotations
 
-from typing import Union
+from collections.abc import Mapping
 
 import torch
 from torch import nn
 
 from chartui.config import ModelConfig
+from chartui.engine import cells
+from chartui.errors import CheckpointError
 
-# An LSTM carries (h, c); RNN and GRU carry h. Each is (layers, B, H).
-State = Union[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]
+State = tuple[torch.Tensor, ...]
 
-_CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+# The weights whose shape depends on the vocabulary: a mismatch there means the vocabulary
+# recorded with the weights is not the one they were trained with.
+VOCAB_SHAPED = ("embedding.weight", "head.weight", "head.bias")
 
 
 class CharModel(nn.Module):
@@ -27,16 +31,10 @@ class CharModel(nn.Module):
     def __init__(self, config: ModelConfig, vocab_size: int) -> None:
         super().__init__()
         self.config = config
+        self.cell = cells.get(config.arch)
         self.vocab_size = vocab_size
         self.embedding = nn.Embedding(vocab_size, config.embed)
-        self.rnn = _CELLS[config.arch](
-            config.embed,
-            config.hidden,
-            num_layers=config.layers,
-            # torch applies this between layers only; with one layer it must be 0.
-            dropout=config.dropout if config.layers > 1 else 0.0,
-            batch_first=True,
-        )
+        self.rnn = self.cell.module(config.embed, config.hidden, config.layers, config.dropout)
         self.drop = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden, vocab_size)
 
@@ -45,22 +43,14 @@ class CharModel(nn.Module):
 
         idx: (B, T) character ids. Returns logits (B, T, V) and the final state.
         """
-        x = self.embedding(idx)  # (B, T, E)
-        out, state = self.rnn(x, state)  # (B, T, H)
+        out, state = self.features(idx, state)  # (B, T, H)
         logits = self.head(self.drop(out))  # (B, T, V)
         return logits, state
 
     def features(self, idx: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """The top layer's hidden states (B, T, H) and the final state, without the head."""
-        out, state = self.rnn(self.embedding(idx), state)
-        return out, state
-
-    def init_state(self, batch: int, device: torch.device | str = "cpu") -> State:
-        """A zero state for ``batch`` streams."""
-        h = torch.zeros(self.config.layers, batch, self.config.hidden, device=device)
-        if self.config.arch == "lstm":
-            return (h, torch.zeros_like(h))
-        return h
+        x = self.embedding(idx)  # (B, T, E)
+        return self.rnn(x, state)
 
     def param_breakdown(self) -> dict[str, int]:
         """Parameter counts by part: embedding, recurrent, head, and the total."""
@@ -72,29 +62,42 @@ class CharModel(nn.Module):
         counts["total"] = sum(counts.values())
         return counts
 
+    @classmethod
+    def from_weights(cls, config: ModelConfig, vocab_size: int, weights: Mapping[str, torch.Tensor], *, label: str) -> CharModel:
+        """The model with ``weights``, after checking every name, shape and dtype against the
+        config (on the meta device first: metadata claiming a huge model allocates nothing).
+        ``label`` names the source in the CheckpointError."""
+        with torch.device("meta"):
+            expected = cls(config, vocab_size).state_dict()
+        missing = sorted(set(expected) - set(weights))
+        extra = sorted(set(weights) - set(expected))
+        if missing or extra:
+            what = f"missing {missing[0]}" if missing else f"unexpected {extra[0]}"
+            raise CheckpointError(f"{label}: weights do not match the model in its metadata ({what})")
+        for name, want in expected.items():
+            have = weights[name]
+            if tuple(have.shape) != tuple(want.shape):
+                hint = " (the vocabulary does not match the weights)" if name in VOCAB_SHAPED else ""
+                raise CheckpointError(f"{label}: {name} has shape {tuple(have.shape)}, the metadata implies {tuple(want.shape)}{hint}")
+            if have.dtype not in (torch.float32, torch.float16, torch.bfloat16):
+                raise CheckpointError(f"{label}: {name} has dtype {have.dtype}; weights must be floating point")
+        model = cls(config, vocab_size)
+        model.load_state_dict({k: v.float() for k, v in weights.items()})
+        return model.eval()
+
 
 def detach_state(state: State | None) -> State | None:
     """Cut the graph behind a carried state (truncated backpropagation through time)."""
-    if state is None:
-        return None
-    if isinstance(state, tuple):
-        return tuple(s.detach() for s in state)  # type: ignore[return-value]
-    return state.detach()
+    return None if state is None else tuple(s.detach() for s in state)
 
 
-def state_tensors(state: State | None) -> dict[str, torch.Tensor]:
+def state_tensors(cell: cells.CellSpec, state: State | None) -> dict[str, torch.Tensor]:
     """A carried state as named tensors (for checkpoints)."""
-    if state is None:
-        return {}
-    if isinstance(state, tuple):
-        return {"h": state[0], "c": state[1]}
-    return {"h": state}
+    return {} if state is None else dict(zip(cell.state, state))
 
 
-def state_from_tensors(tensors: dict[str, torch.Tensor]) -> State | None:
-    """Inverse of ``state_tensors``."""
-    if "h" not in tensors:
+def state_from_tensors(cell: cells.CellSpec, tensors: Mapping[str, torch.Tensor]) -> State | None:
+    """Inverse of ``state_tensors``: None when nothing was carried."""
+    if not tensors:
         return None
-    if "c" in tensors:
-        return (tensors["h"], tensors["c"])
-    return tensors["h"]
+    return tuple(tensors[name] for name in cell.state)

@@ -155,7 +155,7 @@ def _read_prompt(model, vocab: Vocab, prompt: str, batch: int) -> tuple[np.ndarr
         piece = ids[start : start + PROMPT_CHUNK].unsqueeze(0).expand(batch, -1)  # (B, T)
         out, state = model.features(piece, state)  # (B, T, H)
     logits = model.head(out[:, -1].float())  # (B, V)
-    return logits.float().cpu().numpy(), numpy_state(model.config.arch, state)
+    return logits.float().cpu().numpy(), numpy_state(state)
 
 
 def stream(

@@ -44,14 +44,6 @@ def test_large_vocab_uses_wide_ids(tmp_path):
     assert corpus.text() == text
 
 
-def test_split_is_contiguous_with_the_last_tenth_for_validation(small_corpus):
-    corpus = C.load_corpus(str(small_corpus))
-    train, val = corpus.split(0.1)
-    assert len(val) == int(len(corpus) * 0.1)
-    assert np.array_equal(np.concatenate([train, val]), corpus.ids)
-    assert corpus.vocab.decode(val) == corpus.text()[-len(val):]
-
-
 @pytest.mark.parametrize(
     "content, message",
     [

@@ -17,8 +17,7 @@ def test_forward_shapes_and_state(arch, layers):
     idx = torch.randint(0, 13, (3, 7))
     logits, state = model(idx)
     assert logits.shape == (3, 7, 13)
-    h = state[0] if arch == "lstm" else state
-    assert h.shape == (layers, 3, 10)
+    assert len(state) == (2 if arch == "lstm" else 1) and all(s.shape == (layers, 3, 10) for s in state)
     # carrying the state continues the sequence
     full, _ = model.eval()(idx)
     first, st = model(idx[:, :4])

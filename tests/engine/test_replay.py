@@ -8,7 +8,8 @@ import torch
 
 from chartui.config import ModelConfig
 from chartui.engine.models import CharModel
-from chartui.engine.replay import GATES, Replay
+from chartui.engine import cells
+from chartui.engine.replay import Replay
 
 
 def _model(arch: str, layers: int = 2) -> CharModel:
@@ -35,7 +36,7 @@ def test_replayed_hidden_states_equal_the_fused_module(arch):
         logits, _ = model(ids)
     gates, replay_logits = Replay(model).trace(ids[0].numpy())
     for layer in range(2):
-        assert set(gates[layer]) == set(GATES[arch])
+        assert set(gates[layer]) == set(cells.get(arch).gates)
         np.testing.assert_allclose(gates[layer]["hidden"], layer_outputs[layer], atol=1e-5, rtol=0)
     np.testing.assert_allclose(replay_logits, logits[0].numpy(), atol=1e-4, rtol=1e-5)
 

@@ -5,16 +5,31 @@ from __future__ import annotations
 import json
 import math
 import threading
-import time
 
 import pytest
 import torch
 
-from chartui.engine import checkpoint as ck
+from chartui.engine import runs as ck
+from chartui.engine.checkpoint import read_meta
 from chartui.engine.events import CheckpointSaved, EvalDone, Finished, Paused, Resumed, SampleReady, Started, StepDone
-from chartui.engine.train import Trainer
+from chartui.engine.metrics import read_metrics
+from chartui.engine.train import Cadence, Trainer
 from chartui.errors import ConfigError, CorpusError, RunError
 from tests.conftest import tiny_configs, train_run
+
+
+class FakeClock:
+    """A clock that moves only when told to (``advance``), or by ``tick`` at every reading."""
+
+    def __init__(self, tick: float = 0.0) -> None:
+        self.now, self.tick = 0.0, tick
+
+    def __call__(self) -> float:
+        self.now += self.tick
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 def _losses(events):
@@ -47,11 +62,11 @@ def test_events_arrive_in_order_and_metrics_are_kept(small_corpus, tmp_path):
     kinds = [e.kind for e in events]
     assert kinds.count("step") == 30 and kinds.count("eval") == 3 and kinds.count("sample") >= 2
     started = events[0]
-    assert started.params["total"] == sum(started.params[k] for k in ("embedding", "recurrent", "head"))
+    assert started.info.params["total"] == sum(started.info.params[k] for k in ("embedding", "recurrent", "head"))
     evals = [e for e in events if isinstance(e, EvalDone)]
     assert [e.step for e in evals] == [10, 20, 30]
     assert {e.which for e in events if isinstance(e, CheckpointSaved)} == {"last", "best"}
-    records = ck.read_metrics(tmp_path / "run" / ck.METRICS)
+    records = read_metrics(tmp_path / "run" / ck.METRICS)
     assert [r["step"] for r in records if r["event"] == "step"] == [5, 10, 15, 20, 25, 30]
     assert records[-1]["event"] == "finished" and records[-1]["steps"] == 30
     info = json.loads((tmp_path / "run" / ck.RUN_JSON).read_text())
@@ -83,8 +98,8 @@ def test_resume_equals_an_uninterrupted_run(short_corpus, tmp_path, batching):
         if isinstance(ev, StepDone) and ev.step == 17:
             part.stop()
     assert first[-1].reason == "stopped" and first[-1].steps == 17
-    meta = ck.read_header(tmp_path / "part" / ck.LAST).meta
-    assert meta["status"] == "stopped" and meta["step"] == 17
+    state = read_meta(tmp_path / "part" / ck.LAST).state
+    assert state["status"] == "stopped" and state["step"] == 17
 
     resumed = Trainer.resume(tmp_path / "part")
     rest = list(resumed)
@@ -94,7 +109,7 @@ def test_resume_equals_an_uninterrupted_run(short_corpus, tmp_path, batching):
         assert torch.equal(a, b), name
     assert rest[-1].val_loss == whole_events[-1].val_loss
     # metrics after the checkpoint were redone, not duplicated
-    steps = [r["step"] for r in ck.read_metrics(tmp_path / "part" / ck.METRICS) if r["event"] == "step"]
+    steps = [r["step"] for r in read_metrics(tmp_path / "part" / ck.METRICS) if r["event"] == "step"]
     assert steps == sorted(set(steps))
 
 
@@ -103,12 +118,12 @@ def test_resume_can_extend_the_budget_but_not_change_the_model(small_corpus, tmp
     with pytest.raises(ConfigError, match="--hidden cannot change when resuming"):
         Trainer.resume(tmp_path / "run", {"hidden": 64})
     events = list(Trainer.resume(tmp_path / "run", {"max_steps": 15, "lr": 0.005}))
-    assert events[-1].steps == 15 and events[0].train["lr"] == 0.005
+    assert events[-1].steps == 15 and events[0].info.train.lr == 0.005
 
 
 def test_resume_refuses_a_folder_that_is_not_a_run(tmp_path):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(RunError, match="no last.safetensors"):
+    with pytest.raises(RunError, match="not a chartui run folder"):
         Trainer.resume(tmp_path / "empty")
     with pytest.raises(RunError, match="no run at"):
         Trainer.resume(tmp_path / "missing")
@@ -120,28 +135,42 @@ def test_new_run_refuses_to_overwrite_an_existing_run(small_corpus, tmp_path):
         train_run(small_corpus, tmp_path / "run", max_steps=3)
 
 
-def test_pause_holds_training_until_unpaused(small_corpus, tmp_path):
+def test_pause_holds_training_and_paused_time_is_not_training_time(small_corpus, tmp_path):
+    clock = FakeClock()
     m, t = tiny_configs(small_corpus, max_steps=40)
-    trainer = Trainer.new(m, t, run=tmp_path / "run")
-    seen = []
+    trainer = Trainer.new(m, t, run=tmp_path / "run", clock=clock)
+    seen: list = []
+    paused = threading.Event()
 
     def consume():
         for ev in trainer:
-            seen.append((time.monotonic(), ev))
+            seen.append(ev)
             if isinstance(ev, StepDone) and ev.step == 5:
                 trainer.pause()
+            if isinstance(ev, Paused):
+                paused.set()
 
     thread = threading.Thread(target=consume)
     thread.start()
-    time.sleep(0.5)
-    paused_at = len(seen)
-    time.sleep(0.3)
-    assert len(seen) == paused_at and isinstance(seen[-1][1], Paused) and trainer.paused
+    assert paused.wait(60)
+    assert trainer.paused and trainer.step == 5
+    clock.advance(1000.0)  # a long pause
     trainer.unpause()
-    thread.join(30)
-    kinds = [ev.kind for _, ev in seen]
-    assert kinds.index("paused") < kinds.index("resumed") and seen[-1][1].steps == 40
-    assert seen[-1][1].elapsed < 0.8 + (seen[-1][0] - seen[0][0]) - 0.7  # the pause did not count as training
+    thread.join(60)
+    kinds = [ev.kind for ev in seen]
+    at = kinds.index("paused")
+    assert kinds[at + 1] == "resumed" and seen[at + 2].step == 6  # it went on where it held
+    assert seen[-1].steps == 40 and seen[-1].elapsed < 1000.0  # the 1000 s paused did not count
+
+
+def test_cadences_fire_on_steps_and_on_seconds():
+    every = Cadence(10, 0.0, step=17, elapsed=0.0)  # resumed at step 17: keeps the beat of 10
+    assert not every.due(19, 0.0) and every.due(20, 0.0)
+    timed = Cadence(0, 30.0, step=0, elapsed=5.0)
+    assert not timed.due(100, 34.0) and timed.due(1, 35.0)
+    timed.done(1, 35.0)
+    assert not timed.due(2, 60.0) and timed.due(2, 65.0)
+    assert not Cadence(0, 0.0, step=0, elapsed=0.0).due(10**6, 1e9)  # both off: never
 
 
 def test_stop_while_paused_saves_and_ends(small_corpus, tmp_path):
@@ -155,7 +184,7 @@ def test_stop_while_paused_saves_and_ends(small_corpus, tmp_path):
         if isinstance(ev, Paused):
             trainer.stop()
     assert events[-1].reason == "stopped" and not any(isinstance(e, Resumed) for e in events)
-    assert ck.read_header(tmp_path / "run" / ck.LAST).meta["step"] == 3
+    assert read_meta(tmp_path / "run" / ck.LAST).state["step"] == 3
 
 
 def test_divergence_stops_and_keeps_the_last_good_checkpoint(small_corpus, tmp_path):
@@ -169,9 +198,10 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(small_corpus, tmp_p
 
 
 def test_checkpoints_on_a_time_cadence(small_corpus, tmp_path):
-    _, events = train_run(small_corpus, tmp_path / "run", max_seconds=1.5, checkpoint_seconds=0.3)
+    m, t = tiny_configs(small_corpus, max_seconds=1.5, checkpoint_seconds=0.3)
+    events = list(Trainer.new(m, t, run=tmp_path / "run", clock=FakeClock(tick=0.01)))
     saves = [e for e in events if isinstance(e, CheckpointSaved) and e.which == "last"]
-    assert len(saves) >= 3
+    assert 5 <= len(saves) <= 7  # the first, one per 0.3 s of the 1.5 s, the last
 
 
 def test_corpus_shorter_than_a_batch_is_refused_before_anything_is_written(tmp_path):
@@ -194,23 +224,6 @@ def test_snapshot_is_a_detached_cpu_copy(small_corpus, tmp_path):
     snap = trainer.snapshot()
     for a, b in zip(snap.parameters(), trainer.model.parameters()):
         assert torch.equal(a, b) and a.data_ptr() != b.data_ptr()
-
-
-def test_runs_started_in_the_same_second_get_their_own_folders(small_corpus, home, monkeypatch):
-    from chartui.engine import train as train_module
-
-    class Frozen:
-        @staticmethod
-        def now():
-            import datetime
-
-            return datetime.datetime(2026, 1, 1, 12, 0, 0)
-
-    monkeypatch.setattr(train_module, "datetime", Frozen)
-    m, t = tiny_configs(small_corpus, max_steps=2)
-    a, b = Trainer.new(m, t), Trainer.new(m, t)
-    assert a.run_dir != b.run_dir and a.run_dir.parent == b.run_dir.parent
-    list(a), list(b)
 
 
 def test_a_relative_corpus_path_is_recorded_absolute(small_corpus, tmp_path, monkeypatch):
