@@ -14,20 +14,25 @@ import sys
 from collections.abc import Callable, Sequence
 
 from chartui import __version__
-from chartui.config import ARCHS, BATCHING, DEFAULT_PRESET, DEVICES
-from chartui.errors import ChartuiError
+from chartui.config import DEFAULT_PRESET, DEVICES
+from chartui.errors import ChartuiError, NothingToTrain
 
-# Flags that map one-to-one onto ModelConfig / TrainConfig fields (None = not given).
-TRAIN_FLAGS = (
-    "corpus", "arch", "layers", "embed", "hidden", "dropout", "seq_len", "batch_size", "lr", "batching",
-    "epochs", "max_steps", "max_seconds", "device", "seed", "val_fraction", "schedule", "warmup_steps",
-    "weight_decay", "grad_clip", "eval_interval", "eval_seconds", "sample_interval", "sample_seconds",
-    "checkpoint_seconds", "threads", "log_every",
-)
+# How the training settings are grouped in --help (any other train setting is "training").
+GROUPS = {
+    "budget (whichever comes first; given ones replace the preset's)": ("epochs", "max_steps", "max_seconds"),
+    "cadence and machine": ("eval_interval", "eval_seconds", "sample_interval", "sample_seconds", "sample_epochs",
+                            "sample_prompt", "sample_length", "sample_temperature", "checkpoint_seconds", "device",
+                            "threads", "log_every", "metrics_every", "seed"),
+}
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors: ``chartui: error: ...`` and exit status 2."""
+    """argparse with one-line errors (``chartui: error: ...``, exit status 2) and no
+    abbreviated flags: ``--arch`` must never quietly mean ``--archs``."""
+
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         sys.stderr.write(f"chartui: error: {message} (see `{self.prog} --help`)\n")
@@ -48,40 +53,31 @@ def _number(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
-def _add_model_flags(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("model (override the preset)")
-    g.add_argument("--arch", choices=ARCHS, help="recurrent cell")
-    g.add_argument("--layers", type=_int, help="recurrent layers")
-    g.add_argument("--embed", type=_int, help="character embedding width")
-    g.add_argument("--hidden", type=_int, help="hidden units per layer")
-    g.add_argument("--dropout", type=_number, help="dropout between layers and before the head (0..1)")
+def _whole_numbers(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, got {text!r}") from None
 
 
-def _add_train_flags(p: argparse.ArgumentParser, *, budget_help: str = "") -> None:
-    g = p.add_argument_group("training (override the preset)")
-    g.add_argument("--seq-len", dest="seq_len", type=_int, help="characters per sequence (BPTT length)")
-    g.add_argument("--batch-size", dest="batch_size", type=_int, help="sequences per step")
-    g.add_argument("--lr", type=_number, help="peak learning rate (AdamW)")
-    g.add_argument("--batching", choices=BATCHING, help="stateful streams (hidden state carried) or shuffled windows")
-    g.add_argument("--schedule", choices=("cosine", "constant"), help="learning-rate schedule after warm-up")
-    g.add_argument("--warmup-steps", dest="warmup_steps", type=_int, help="linear warm-up steps")
-    g.add_argument("--weight-decay", dest="weight_decay", type=_number, help="AdamW weight decay on matrices")
-    g.add_argument("--grad-clip", dest="grad_clip", type=_number, help="clip the gradient norm to this (0: off)")
-    g.add_argument("--val-fraction", dest="val_fraction", type=_number, help="share of the corpus (its end) held out for validation")
-    b = p.add_argument_group("budget (whichever comes first; given ones replace the preset's)" + budget_help)
-    b.add_argument("--epochs", type=_number, help="passes over the training split")
-    b.add_argument("--max-steps", dest="max_steps", type=_int, help="optimiser steps")
-    b.add_argument("--max-seconds", dest="max_seconds", type=_number, help="seconds of training")
-    c = p.add_argument_group("cadence and machine")
-    c.add_argument("--eval-interval", dest="eval_interval", type=_int, help="evaluate every N steps")
-    c.add_argument("--eval-seconds", dest="eval_seconds", type=_number, help="evaluate every S seconds")
-    c.add_argument("--sample-interval", dest="sample_interval", type=_int, help="write a sample every N steps")
-    c.add_argument("--sample-seconds", dest="sample_seconds", type=_number, help="write a sample every S seconds")
-    c.add_argument("--checkpoint-seconds", dest="checkpoint_seconds", type=_number, help="save a resumable checkpoint at least every S seconds (default 30)")
-    c.add_argument("--device", choices=DEVICES, help="auto picks cuda, then mps, then cpu")
-    c.add_argument("--threads", type=_int, help="CPU threads for torch (default: one per core)")
-    c.add_argument("--log-every", dest="log_every", type=_int, help="gather losses from the GPU every N steps")
-    c.add_argument("--seed", type=_int, help="random seed (same seed, config and device: same run)")
+_PARSE = {int: _int, float: _number, list: _whole_numbers, str: str}
+
+
+def _add_setting_flags(p: argparse.ArgumentParser, *, skip: tuple[str, ...] = ()) -> None:
+    """A flag for every model and training setting, typed and documented by its config field."""
+    from chartui.config import settings
+
+    groups = {"model": p.add_argument_group("model (override the preset)"),
+              "train": p.add_argument_group("training (override the preset)")}
+    for title in GROUPS:
+        groups[title] = p.add_argument_group(title)
+    for s in settings():
+        if s.name in skip:
+            continue
+        group = s.section if s.section == "model" else next((t for t, names in GROUPS.items() if s.name in names), "train")
+        metavar = "N,N" if s.kind is list else None
+        groups[group].add_argument(s.flag, dest=s.name, type=_PARSE[s.kind], choices=s.choices, metavar=metavar,
+                                   help=s.help.replace("%", "%%"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,8 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", metavar="DIR", help="run folder to create (default: a new folder under checkpoints/)")
     p.add_argument("--resume", metavar="RUN", help="continue a run exactly where it stopped (budget flags extend it)")
     p.add_argument("--json", action="store_true", help="print one JSON object per event instead")
-    _add_model_flags(p)
-    _add_train_flags(p)
+    _add_setting_flags(p, skip=("corpus",))
 
     p = sub.add_parser("eval", help="loss, bits/char and perplexity of a run", description="Score a run on its validation split or on any text file.")
     p.add_argument("run", metavar="RUN", help="run folder (or checkpoint file)")
@@ -137,9 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", metavar="RUN", help="run folder (or checkpoint file)")
     p.add_argument("--text", help="the passage to trace")
     p.add_argument("--text-file", dest="text_file", metavar="FILE", help="read the passage from a file instead")
-    p.add_argument("--layer", type=int, default=0, help="layer, from 0 (default 0)")
-    p.add_argument("--gate", help="lstm: input, forget, candidate, output, cell, hidden; gru: reset, update, candidate, hidden; rnn: hidden (default: forget for an LSTM, update for a GRU)")
-    p.add_argument("--unit", type=int, help="the unit that colours the text (default: the top-ranked one)")
+    p.add_argument("--layer", type=_int, default=0, help="layer, from 0 (default 0)")
+    p.add_argument("--gate", help="lstm: input, forget, candidate, output, cell, hidden; gru: reset, update, candidate, hidden; rnn: hidden (default: the cell's usual one, cell for an LSTM, update for a GRU)")
+    p.add_argument("--unit", type=_int, help="the unit that colours the text (default: the top-ranked one)")
     p.add_argument("--units", type=_int, default=16, help="units in the heatmap (default 16)")
     p.add_argument("--rank", type=_int, default=8, help="how many ranked units to list (default 8)")
     p.add_argument("--checkpoint", choices=("auto", "best", "last"), default="auto", help="which checkpoint")
@@ -152,8 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompt", default="ROMEO:\n", help="prompt for the side-by-side samples")
     p.add_argument("--run", metavar="DIR", help="folder for the runs (default checkpoints/compare-<time>)")
     p.add_argument("--json", action="store_true", help="print JSON instead")
-    _add_model_flags(p)
-    _add_train_flags(p)
+    _add_setting_flags(p, skip=("corpus", "arch"))
 
     p = sub.add_parser("runs", help="list training runs", description="List the runs under checkpoints/.")
     p.add_argument("--json", action="store_true", help="print JSON instead")
@@ -183,6 +177,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.run, args.corpus, args.preset = None, None, None
     try:
         return _handler(command)(args)
+    except NothingToTrain as exc:
+        sys.stderr.write(f"chartui: {exc}\n")
+        return exc.exit_code
     except ChartuiError as exc:
         sys.stderr.write(f"chartui: error: {exc}\n")
         return exc.exit_code

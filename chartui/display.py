@@ -1,5 +1,6 @@
-"""Presentation helpers shared by the command line and the app: safe text, numbers, bars,
-colour ramps. Pure Python (no Rich, no Textual, no torch).
+"""Presentation helpers shared by the command line and the app: safe text, numbers, labels,
+glyphs, bars and colour ramps, so the two front ends say each thing the same way. Pure Python
+(no Rich, no Textual, no torch; numpy only inside ``buckets``).
 
 Text that came from a corpus or a model passes through ``printable`` before it reaches a
 terminal, so a hostile file cannot drive the terminal with escape sequences.
@@ -17,6 +18,39 @@ _CONTROL.update({c: "\ufffd" for c in range(0x80, 0xA0)})
 def printable(text: str) -> str:
     """``text`` with control characters (other than newline and tab) shown as symbols."""
     return text.translate(_CONTROL)
+
+
+NEWLINE = "\u21b5"  # ↵: a newline shown inside a line of text
+SPACE = "\u2423"  # ␣: a space where it must be seen (the heatmap's header)
+
+
+def glyph(ch: str, *, show_space: bool = False) -> str:
+    """One character as a single visible cell: newline as ↵ (and space as ␣ if asked)."""
+    if ch == "\n":
+        return NEWLINE
+    if ch == " " and show_space:
+        return SPACE
+    return printable(ch)
+
+
+FINISHED = {"budget": "finished", "stopped": "stopped (resumable)", "diverged": "diverged", "error": "failed"}
+"""How a run's ending (Finished.reason) is said."""
+
+
+def finished_word(reason: str | None) -> str:
+    return FINISHED.get(reason or "", str(reason))
+
+
+def params_parts(params: dict[str, int]) -> tuple[str, str]:
+    """(``93,409 params``, ``embedding 2,080, recurrent 83,968, head 8,385``)."""
+    return (f"{params['total']:,} params",
+            f"embedding {params['embedding']:,}, recurrent {params['recurrent']:,}, head {params['head']:,}")
+
+
+def params_line(params: dict[str, int]) -> str:
+    """``93,409 params (embedding 2,080, recurrent 83,968, head 8,385)``."""
+    total, parts = params_parts(params)
+    return f"{total} ({parts})"
 
 
 def fmt_int(n: int | None) -> str:
@@ -67,12 +101,26 @@ DIVERGING = ["#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7", "#fddbc7", "
 SEQUENTIAL = ["#1b1b3a", "#27386b", "#245f8c", "#1f878f", "#2aa678", "#70c04f", "#b9d335", "#f2e32b", "#fff7a8"]
 
 
+def ramp(diverging: bool) -> list[str]:
+    """The colour ramp for values on a signed scale (diverging) or a [0, x] one (sequential)."""
+    return DIVERGING if diverging else SEQUENTIAL
+
+
+def buckets(values, lo: float, hi: float, n: int):  # noqa: ANN001, ANN201 - array in, int array out
+    """The bucket 0..n-1 of each value on the scale [lo, hi] (the middle one for an empty
+    scale): how every view quantises values into a ramp's colours."""
+    import numpy as np
+
+    values = np.asarray(values, dtype=np.float64)
+    if hi <= lo:
+        return np.full(values.shape, n // 2, dtype=int)
+    return np.clip(((values - lo) / (hi - lo) * n).astype(int), 0, n - 1)
+
+
 def ramp_colour(value: float, lo: float, hi: float, *, diverging: bool) -> str:
-    """The ramp colour (16-ish buckets) for ``value`` on the scale [lo, hi]."""
-    ramp = DIVERGING if diverging else SEQUENTIAL
-    t = 0.5 if hi <= lo else (value - lo) / (hi - lo)
-    t = min(max(t, 0.0), 1.0)
-    return ramp[min(int(t * len(ramp)), len(ramp) - 1)]
+    """The ramp colour for one ``value`` on the scale [lo, hi]."""
+    colours = ramp(diverging)
+    return colours[int(buckets(value, lo, hi, len(colours)))]
 
 
 def readable_on(colour: str) -> str:

@@ -11,10 +11,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from chartui.cli import TRAIN_FLAGS
-from chartui.config import build_configs, load_preset
+from chartui.config import build_configs, load_preset, overrides_from
 from chartui.console.render import is_tty, print_json, stderr_console, stdout_console
-from chartui.console.train_cmd import _stop_on_signals
+from chartui.console.signals import stop_on_signals
 from chartui.display import fmt_int, fmt_loss, fmt_rate, printable
 from chartui.engine.compare import Comparison, parse_archs
 from chartui.engine.events import EvalDone, Finished, Started, StepDone
@@ -22,7 +21,7 @@ from chartui.engine.events import EvalDone, Finished, Started, StepDone
 
 def run(args: argparse.Namespace) -> int:
     archs = parse_archs(args.archs)
-    overrides = {name: getattr(args, name, None) for name in TRAIN_FLAGS if name != "arch"}
+    overrides = overrides_from(args)
     preset = load_preset(args.preset)
     model_config, train_config = build_configs(preset, overrides)
     comparison = Comparison(archs, model_config, train_config, root=Path(args.run) if args.run else None,
@@ -30,11 +29,11 @@ def run(args: argparse.Namespace) -> int:
     log = stderr_console()
     last = 0.0
     # Ctrl-C stops the architecture in training (it saves a checkpoint); the comparison ends there.
-    with _stop_on_signals(comparison):  # type: ignore[arg-type]
+    with stop_on_signals(comparison):
         for arch, ev in comparison:
             if isinstance(ev, Started):
                 if not args.json:
-                    log.print(f"[{arch}] training {ev.params['total']:,} params for the shared budget; run {ev.run}", markup=False)
+                    log.print(f"[{arch}] training {ev.info.params['total']:,} params for the shared budget; run {ev.run}", markup=False)
             elif isinstance(ev, StepDone) and not args.json and time.monotonic() - last > 5:
                 last = time.monotonic()
                 log.print(f"[{arch}] step {ev.step:,}  loss {ev.loss:.4f}  {fmt_rate(ev.chars_per_s)} chars/s  {ev.progress * 100:.0f}%", markup=False)
@@ -46,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"archs": archs, "root": str(comparison.root), "prompt": comparison.prompt,
                     "budget": {"epochs": train_config.epochs, "max_steps": train_config.max_steps, "max_seconds": train_config.max_seconds},
-                    "seed": train_config.seed, "corpus": comparison.corpus.info(), "results": results})
+                    "seed": train_config.seed, "corpus": comparison.corpus.name, "results": results})
     else:
         _render(results, comparison, plain=not is_tty())
     if any(r["reason"] in ("diverged", "error") for r in results):

@@ -12,13 +12,11 @@ from rich.table import Table
 from rich.text import Text
 
 from chartui.console.render import coloured_text, print_json, stdout_console
-from chartui.display import SHADES, printable, ramp_colour, shade
-from chartui.engine.checkpoint import open_run
+from chartui.display import SHADES, glyph, printable, ramp_colour, shade
 from chartui.engine.corpus import decode_text
 from chartui.engine.gates import GateTrace, rank_units, trace
+from chartui.engine.runs import open_model
 from chartui.errors import ConfigError, CorpusError
-
-DEFAULT_GATE = {"lstm": "forget", "gru": "update", "rnn": "hidden"}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,9 +24,9 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, name) < 1:
             raise ConfigError(f"--{name} must be a whole number of at least 1 (got {getattr(args, name)})")
     text = _passage(args)
-    model, vocab, ckpt = open_run(args.run, args.checkpoint)
-    tr = trace(model, vocab, text)
-    gate = args.gate or DEFAULT_GATE[tr.arch]
+    loaded = open_model(args.run, args.checkpoint)
+    tr = trace(loaded.model, loaded.vocab, text)
+    gate = args.gate or tr.default_gate
     values = tr.values(args.layer, gate)  # checks layer and gate
     ranking = rank_units(tr, layer=args.layer, gate=gate, top=args.rank)
     unit = ranking[0].unit if args.unit is None else args.unit
@@ -36,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--unit must be between 0 and {tr.hidden - 1} for this model (got {unit})")
     if args.json:
         print_json({
-            **tr.to_dict(args.layer), "run": str(ckpt.path.parent), "gate": gate, "unit": unit,
+            **tr.to_dict(args.layer), "run": str(loaded.path.parent), "gate": gate, "unit": unit,
             "range": list(tr.value_range(args.layer, gate, unit)),
             "ranking": [r.to_dict() for r in ranking],
             "next": [[[c, round(p, 5)] for c, p in tr.top_next(t)] for t in range(len(text))],
@@ -87,7 +85,7 @@ def _render_rich(tr: GateTrace, layer: int, gate: str, unit: int, values, rankin
     console.print(Text(f"Units 0-{n_units - 1} x characters ({gate}, layer {layer})", style="bold"))
     label_w = len(str(n_units - 1)) + 2
     width = max(20, console.width - label_w - 1)
-    shown = "".join("\u21b5" if c == "\n" else "\u2423" if c == " " else printable(c) for c in tr.text)
+    shown = "".join(glyph(c, show_space=True) for c in tr.text)
     for start in range(0, len(tr.text), width):
         stop = min(start + width, len(tr.text))
         console.print(Text(" " * label_w + shown[start:stop], style="dim"))
@@ -114,7 +112,7 @@ def _render_plain(tr: GateTrace, layer: int, gate: str, unit: int, values, ranki
     pos = 0
     for line in tr.text.split("\n"):
         seg = values[pos : pos + len(line) + 1, unit]
-        out.write(printable(line) + "\u21b5\n")
+        out.write(printable(line) + glyph("\n") + "\n")
         out.write("".join(shade(float(v), lo, hi) for v in seg) + "\n")
         pos += len(line) + 1
     out.write(f"\nunits 0-{n_units - 1} x characters:\n")

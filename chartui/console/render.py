@@ -16,7 +16,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from chartui.display import printable, ramp_colour, readable_on
+from chartui.display import glyph, printable, ramp_colour, readable_on
 
 WHITESPACE_STYLE = "bold dark_orange"
 BAR_STYLE = "dodger_blue2"
@@ -56,7 +56,7 @@ def coloured_text(text: str, values, lo: float, hi: float, *, diverging: bool) -
     out = Text()
     for ch, v in zip(text, values):
         colour = ramp_colour(float(v), lo, hi, diverging=diverging)
-        shown = "\u21b5\n" if ch == "\n" else printable(ch)
+        shown = glyph(ch) + ("\n" if ch == "\n" else "")
         out.append(shown, style=f"{readable_on(colour)} on {colour}")
     return out
 

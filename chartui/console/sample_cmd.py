@@ -8,11 +8,11 @@ import time
 
 from rich.text import Text
 
+from chartui.config import SampleConfig
 from chartui.console.render import print_json, probability_text, stdout_console
 from chartui.display import printable
-from chartui.engine.checkpoint import open_run
+from chartui.engine.runs import LoadedModel, open_model
 from chartui.engine.sample import Sampler
-from chartui.config import SampleConfig
 from chartui.errors import ConfigError
 
 FLUSH_SECONDS = 0.03
@@ -24,18 +24,18 @@ def run(args: argparse.Namespace) -> int:
     # The knobs' checks, before any model is loaded.
     SampleConfig(prompt=args.prompt, length=args.length, temperature=args.temperature, top_k=args.top_k,
                  top_p=args.top_p, seed=args.seed)
-    model, vocab, ckpt = open_run(args.run, args.checkpoint)
-    sampler = Sampler(model, vocab, prompt=args.prompt, temperature=args.temperature, top_k=args.top_k,
+    loaded = open_model(args.run, args.checkpoint)
+    sampler = Sampler(loaded.model, loaded.vocab, prompt=args.prompt, temperature=args.temperature, top_k=args.top_k,
                       top_p=args.top_p, seed=args.seed, num_samples=args.num_samples)
     length = None if args.forever else args.length
     if args.num_samples > 1:
-        return _batch(args, sampler, length or args.length, ckpt)
+        return _batch(args, sampler, length or args.length, loaded)
     if args.json:
         start = time.perf_counter()
         tokens = list(sampler.tokens(length))
         seconds = time.perf_counter() - start
         print_json({
-            "run": str(ckpt.path.parent), "checkpoint": ckpt.path.name, "step": ckpt.meta.get("step"),
+            "run": str(loaded.path.parent), "checkpoint": loaded.path.name, "step": loaded.progress.step,
             "prompt": args.prompt, "text": "".join(t.char for t in tokens), "probs": [round(t.prob, 6) for t in tokens],
             "temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p, "seed": args.seed,
             "length": len(tokens), "chars_per_s": len(tokens) / seconds if seconds > 0 else None,
@@ -81,7 +81,7 @@ def _stream(args: argparse.Namespace, sampler: Sampler, length: int | None) -> i
     return 0
 
 
-def _batch(args: argparse.Namespace, sampler: Sampler, length: int, ckpt) -> int:
+def _batch(args: argparse.Namespace, sampler: Sampler, length: int, loaded: LoadedModel) -> int:
     start = time.perf_counter()
     columns: list[list] = [[] for _ in range(args.num_samples)]
     for n, step in enumerate(sampler.steps()):
@@ -93,7 +93,7 @@ def _batch(args: argparse.Namespace, sampler: Sampler, length: int, ckpt) -> int
     texts = ["".join(t.char for t in col) for col in columns]
     if args.json:
         print_json({
-            "run": str(ckpt.path.parent), "checkpoint": ckpt.path.name, "prompt": args.prompt,
+            "run": str(loaded.path.parent), "checkpoint": loaded.path.name, "prompt": args.prompt,
             "samples": [{"text": text, "probs": [round(t.prob, 6) for t in col]} for text, col in zip(texts, columns)],
             "temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p, "seed": args.seed,
             "chars_per_s": length * args.num_samples / seconds if seconds > 0 else None,

@@ -8,10 +8,8 @@ once, keeping the last periodic checkpoint (at most ``--checkpoint-seconds`` old
 from __future__ import annotations
 
 import argparse
-import contextlib
 import signal
 import time
-from collections.abc import Iterator
 
 from rich.live import Live
 from rich.panel import Panel
@@ -19,13 +17,11 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from chartui.cli import TRAIN_FLAGS
-from chartui.config import DEFAULT_PRESET, build_configs, load_preset
+from chartui.config import DEFAULT_PRESET, build_configs, load_preset, overrides_from
 from chartui.console.render import is_tty, print_json, stderr_console, stdout_console
-from chartui.display import fmt_duration, fmt_loss, fmt_rate, printable
-from chartui.engine.events import (
-    CheckpointSaved, EvalDone, Event, Finished, SampleReady, Started, StepDone,
-)
+from chartui.console.signals import stop_on_signals
+from chartui.display import finished_word, fmt_duration, fmt_loss, fmt_rate, params_line, printable
+from chartui.engine.events import CheckpointSaved, EvalDone, Finished, SampleReady, Started, StepDone
 from chartui.engine.train import Trainer
 from chartui.errors import ConfigError
 
@@ -33,7 +29,7 @@ EXIT = {"budget": 0, "stopped": 130, "diverged": 1, "error": 1}
 
 
 def run(args: argparse.Namespace) -> int:
-    overrides = {name: getattr(args, name, None) for name in TRAIN_FLAGS}
+    overrides = overrides_from(args)
     if args.resume:
         if args.preset or args.run:
             raise ConfigError("--resume continues a run as it was trained; drop --preset and --run (budget and rate flags may change)")
@@ -42,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         preset = load_preset(args.preset or DEFAULT_PRESET)
         model_config, train_config = build_configs(preset, overrides)
         trainer = Trainer.new(model_config, train_config, run=args.run, preset=preset.name)
-    with _stop_on_signals(trainer) as signals:
+    with stop_on_signals(trainer) as signals:
         if args.json:
             finished = _json(trainer)
         elif is_tty():
@@ -55,28 +51,6 @@ def run(args: argparse.Namespace) -> int:
     return 143 if code == 130 and signals.get("last") == signal.SIGTERM else code
 
 
-@contextlib.contextmanager
-def _stop_on_signals(trainer: Trainer) -> Iterator[dict]:
-    seen: dict = {}
-
-    def handler(signum, frame):  # noqa: ARG001
-        if trainer.stopping and signum == signal.SIGINT:
-            raise KeyboardInterrupt  # a second Ctrl-C: leave now
-        seen["last"] = signum
-        trainer.stop()
-        if not seen.get("told"):
-            seen["told"] = True
-            stderr_console().print("stopping: saving a resumable checkpoint (Ctrl-C again to quit at once)", style="yellow")
-
-    wanted = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
-    previous = {s: signal.signal(s, handler) for s in wanted}
-    try:
-        yield seen
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
-
-
 def _next_steps(finished: Finished) -> str:
     if finished.reason == "budget":
         return f"next: chartui sample {finished.run}   chartui eval {finished.run}   chartui gates {finished.run} --text \"...\""
@@ -86,19 +60,18 @@ def _next_steps(finished: Finished) -> str:
 
 
 def _summary(finished: Finished) -> str:
-    what = {"budget": "finished", "stopped": "stopped", "diverged": "diverged", "error": "failed"}[finished.reason]
+    what = finished_word(finished.reason).split(" (")[0]
     return (f"{what} after {finished.steps:,} steps in {fmt_duration(finished.elapsed)}: val loss {fmt_loss(finished.val_loss)} "
             f"(best {fmt_loss(finished.best_val_loss)}), train loss {fmt_loss(finished.train_loss)}, "
             f"{fmt_rate(finished.chars_per_s)} chars/s; run {finished.run}")
 
 
 def _header(ev: Started) -> str:
-    m = ev.model
+    info = ev.info
     verb = f"resuming at step {ev.step:,}" if ev.resumed else "training"
-    return (f"{verb} {m['arch']} {m['layers']}x{m['hidden']} ({ev.params['total']:,} params: embedding {ev.params['embedding']:,}, "
-            f"recurrent {ev.params['recurrent']:,}, head {ev.params['head']:,}) on {ev.corpus['name']} "
-            f"({ev.train_chars:,} train / {ev.val_chars:,} val chars, vocab {ev.corpus['vocab_size']}) "
-            f"with {ev.device}, {ev.train['batching']} batches, {ev.steps_per_epoch:,} steps/epoch\nrun: {ev.run}")
+    return (f"{verb} {info.label}, {params_line(info.params)}, on {info.corpus.name} "
+            f"({info.corpus.train_chars:,} train / {info.corpus.val_chars:,} val chars, vocab {info.vocab.size}) "
+            f"with {ev.device}, {info.train.batching} batches, {ev.steps_per_epoch:,} steps/epoch\nrun: {ev.run}")
 
 
 # --- JSON lines ---------------------------------------------------------------------------
@@ -216,7 +189,3 @@ def _live(trainer: Trainer) -> Finished:
                 return ev
     raise AssertionError("the trainer ended without a Finished event")
 
-
-def events_as_dicts(events: list[Event]) -> list[dict]:
-    """(For tests and scripts.) Events in their JSON form."""
-    return [e.to_dict() for e in events]

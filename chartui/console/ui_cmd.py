@@ -7,16 +7,13 @@ import os
 import sys
 
 from chartui.config import DEFAULT_PRESET, load_preset
-from chartui.engine.checkpoint import resolve_run, run_summary
-from chartui.errors import ChartuiError, RunError
+from chartui.engine.runs import Run
+from chartui.errors import ChartuiError
 
 
 def run(args: argparse.Namespace) -> int:
     # Check what was asked for before the screen switches, so errors stay one line.
-    if args.run:
-        path = resolve_run(args.run)
-        if not path.is_dir() or run_summary(path) is None:
-            raise RunError(f"{args.run} is not a chartui run folder; give the folder (list them with `chartui runs`)")
+    opened = Run.open(args.run) if args.run else None
     if args.preset:
         load_preset(args.preset)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
@@ -26,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
                            "run it in a terminal emulator or tmux (TERM=xterm-256color), or use the headless commands")
     from chartui.ui.app import ChartuiApp
 
-    app = ChartuiApp(run=args.run, corpus=args.corpus or "shakespeare", preset=args.preset or DEFAULT_PRESET)
+    app = ChartuiApp(run=opened.path if opened else None, corpus=args.corpus or "shakespeare", preset=args.preset or DEFAULT_PRESET)
     try:
         app.run()
     finally:
