@@ -1,9 +1,10 @@
 """The chartui app: five tabs over one engine, keyboard first.
 
-This file holds the frame only: tabs, app-wide bindings, the command palette, the active
-run shared by Generate and Gates, the "terminal too small" notice and quitting safely (a
-run in training is stopped and checkpointed before the app exits). Each tab lives in
-chartui/ui/tabs/, widgets in chartui/ui/widgets/, layout and colours in chartui.tcss.
+This file holds the frame only: the tabs, app-wide bindings, the command palette, the one
+``active_run`` every tab follows (a saved run, or the run being trained here), the "terminal
+too small" notice, and quitting safely (a run in training is stopped and checkpointed before
+the app exits). Each tab lives in chartui/ui/tabs/ (a ChartuiTab), widgets in
+chartui/ui/widgets/, layout and colours in chartui.tcss.
 """
 
 from __future__ import annotations
@@ -25,8 +26,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from chartui.config import DEFAULT_PRESET
-from chartui.engine import checkpoint as ck
+from chartui.engine.runs import list_runs, resolve_run
+from chartui.errors import ChartuiError
+from chartui.ui.runs import LiveRun, RunHandle, SavedRun
 from chartui.ui.screens import ConfirmQuit, HelpScreen, RunPicker
+from chartui.ui.tabs.base import ChartuiTab
 from chartui.ui.tabs.compare import CompareTab
 from chartui.ui.tabs.data import DataTab
 from chartui.ui.tabs.gates import GatesTab
@@ -49,14 +53,16 @@ class ChartuiApp(App[None]):
         *(Binding(str(i + 1), f"tab('{name}')", name.title(), show=False) for i, name in enumerate(TABS)),
     ]
 
-    active_run: reactive[str | None] = reactive(None)
-    """The run Generate and Gates use: a run folder, or ``__live__`` for the model in training."""
+    active_run: reactive[RunHandle | None] = reactive(None, always_update=True)
+    """The run every tab follows: opened, picked, or the one being trained here."""
 
     def __init__(self, *, run: str | Path | None = None, corpus: str = "shakespeare", preset: str = DEFAULT_PRESET,
                  overrides: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.open_on = Path(run) if run else None
         self.corpus, self.preset, self.overrides = corpus, preset, overrides
+        self.live_run: LiveRun | None = None
+        """The run this app trains now, if any."""
         self.quitting = False
         self._exit_code: int | None = None  # 128 + the signal, when one asked us to leave
         self._train_tab: TrainTab | None = None
@@ -83,100 +89,95 @@ class ChartuiApp(App[None]):
         self._check_size(self.size.width, self.size.height)
         try:
             loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGHUP):
-                loop.add_signal_handler(sig, self._on_terminate, sig)
+            for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+                if sig is not None:
+                    loop.add_signal_handler(sig, self._on_terminate, sig)
         except (NotImplementedError, RuntimeError, ValueError):
             pass  # not the main thread (tests) or no signal support
         if self.open_on is not None:
             self.open_run(str(self.open_on))
-        elif self.active_run is None:
-            runs = ck.list_runs()
+        else:
+            runs = list_runs()
             if runs:
-                self.active_run = runs[-1]["run"]
+                self.active_run = SavedRun(runs[-1].path)
 
     # --- tabs and runs ----------------------------------------------------------------------
 
     @property
-    def train_tab(self) -> TrainTab:
-        return self.query_one(TrainTab)
+    def tabs(self) -> list[ChartuiTab]:
+        return list(self.query(ChartuiTab))
 
     def action_tab(self, name: str) -> None:
         self.query_one("#tabs", TabbedContent).active = name
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        pane = event.pane.id
-        # Put the focus inside the tab, so its keys work at once (not on the tab bar).
-        tab = event.pane.query_one(f"#{pane}-tab")
-        tab.focus_default()
-        if pane == "generate":
-            self.query_one(GenerateTab).refresh_runs()
-        elif pane == "gates":
-            gates = self.query_one(GatesTab)
-            if gates.trace is None and self.active_run:
-                gates.action_trace()
+        tab = event.pane.query_one(ChartuiTab)
+        tab.focus_default()  # its keys work at once, not the tab bar's
+        tab.shown()
 
-    def open_run(self, run: str) -> None:
-        """Make ``run`` the active run: its curves in Train, and Generate and Gates use it."""
+    def open_run(self, run: str | Path) -> None:
+        """Make the run at ``run`` (a path, or a name under checkpoints/) the active run."""
         try:
-            path = ck.resolve_run(run)
-        except Exception as exc:  # noqa: BLE001 - a user-given path: report, do not crash
+            path = resolve_run(run)
+        except ChartuiError as exc:  # a user-given path: report, do not crash
             self.notify(str(exc), severity="error")
             return
-        self.active_run = str(path)
-        if not self.train_tab.is_training:
-            self.train_tab.open_run(path)
-        self.query_one(DataTab).show_corpus(ck.run_corpus(path))
-        self.refresh_runs()
-        gates = self.query_one(GatesTab)
-        gates.trace = None
-        if self.query_one("#tabs", TabbedContent).active == "gates":
-            gates.action_trace()
+        self.active_run = self.run_handle(path)
 
-    def refresh_runs(self) -> None:
-        self.query_one(GenerateTab).refresh_runs()
-        self.query_one(CompareTab).action_refresh()
+    def run_handle(self, path: str | Path) -> RunHandle:
+        """The handle for the run at ``path``: the live one if this app trains it."""
+        path = Path(path)
+        if self.live_run is not None and self.live_run.path == path:
+            return self.live_run
+        return SavedRun(path)
 
-    def watch_active_run(self, run: str | None) -> None:
-        if run and run != "__live__":
-            self.sub_title = Path(run).name
+    def watch_active_run(self, run: RunHandle | None) -> None:
+        if run is not None and not run.live:
+            self.sub_title = run.name
+
+    def on_train_tab_training_started(self, message: TrainTab.TrainingStarted) -> None:
+        self.live_run = message.run
+        self.active_run = message.run
+        for tab in self.tabs:
+            tab.runs_changed()
+
+    def on_train_tab_training_ended(self, message: TrainTab.TrainingEnded) -> None:
+        if message.here:
+            self.live_run = None
+            if message.path is not None:
+                self.active_run = SavedRun(message.path)
+        for tab in self.tabs:
+            tab.runs_changed()
 
     def action_pick_run(self) -> None:
-        def chosen(run: str | None) -> None:
-            if run == "__live__":
-                self.active_run = run
-            elif run:
-                self.open_run(run)
+        def chosen(path: str | None) -> None:
+            if path:
+                self.open_run(path)
 
-        self.push_screen(RunPicker(live=self.train_tab.is_training), chosen)
+        self.push_screen(RunPicker(live=self.live_run), chosen)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        train = self.train_tab
+        train, generate, gates = self.query_one(TrainTab), self.query_one(GenerateTab), self.query_one(GatesTab)
         yield SystemCommand("Start training", "Train the form's preset on its corpus (or resume the opened run)", train.action_start)
         yield SystemCommand("Pause or resume training", "Hold the trainer between steps", train.action_pause)
         yield SystemCommand("Stop training", "Stop and save a resumable checkpoint", train.action_stop)
-        yield SystemCommand("Pick a run", "Choose the run that Generate and Gates use", self.action_pick_run)
-        yield SystemCommand("Generate", "Stream text from the active run", self._generate_now)
-        yield SystemCommand("Compare temperatures", "One prompt at T=0.5, 1.0 and 1.5", lambda: self._generate_mode("temperatures"))
-        yield SystemCommand("Compare architectures", "One prompt across RNN, LSTM and GRU runs", lambda: self._generate_mode("runs"))
-        yield SystemCommand("Trace gates", "Colour the passage by a unit's gate activation", self._trace_now)
+        yield SystemCommand("Pick a run", "Choose the run every tab follows", self.action_pick_run)
+        yield SystemCommand("Generate", "Stream text from the active run", lambda: self._in_tab("generate", generate.action_regenerate))
+        yield SystemCommand("Compare temperatures", "One prompt at T=0.5, 1.0 and 1.5",
+                            lambda: self._in_tab("generate", lambda: generate.action_mode("temperatures")))
+        yield SystemCommand("Compare architectures", "One prompt across RNN, LSTM and GRU runs",
+                            lambda: self._in_tab("generate", lambda: generate.action_mode("runs")))
+        yield SystemCommand("Trace gates", "Colour the passage by a unit's gate activation", lambda: self._in_tab("gates", gates.action_trace))
         for name in TABS:
             yield SystemCommand(f"Go to {name.title()}", f"Show the {name.title()} tab", lambda n=name: self.action_tab(n))
 
-    def _generate_now(self) -> None:
-        self.action_tab("generate")
-        self.query_one(GenerateTab).action_regenerate()
-
-    def _generate_mode(self, mode: str) -> None:
-        self.action_tab("generate")
-        self.query_one(GenerateTab).action_mode(mode)
-
-    def _trace_now(self) -> None:
-        self.action_tab("gates")
-        self.query_one(GatesTab).action_trace()
+    def _in_tab(self, name: str, action: Any) -> None:
+        self.action_tab(name)
+        action()
 
     # --- size -------------------------------------------------------------------------------
 
@@ -197,10 +198,10 @@ class ChartuiApp(App[None]):
     async def action_quit(self) -> None:
         if self.quitting:
             return
-        if self.train_tab.is_training:
+        if self.query_one(TrainTab).is_training:
             self.push_screen(ConfirmQuit(), self._confirmed)
             return
-        self._close_streams()
+        self.query_one(GenerateTab).stop()
         self.exit()
 
     def _confirmed(self, yes: bool | None) -> None:
@@ -217,12 +218,12 @@ class ChartuiApp(App[None]):
             return
         self.quitting = True
         self.notify("saving a resumable checkpoint...", timeout=10)
-        self._close_streams()
-        self._wait_then_exit()
+        self.query_one(GenerateTab).stop()
+        self._wait_then_exit(self.query_one(TrainTab))
 
     @work(thread=True, group="quit", exit_on_error=False)
-    def _wait_then_exit(self) -> None:
-        self.train_tab.stop_and_wait(timeout=10)
+    def _wait_then_exit(self, train: TrainTab) -> None:
+        train.stop_and_wait(timeout=10)
         if self._exit_code is not None:
             # After SIGHUP the terminal is gone, and Textual's shutdown can block for ever
             # writing to it; the checkpoint is saved by now, so leave regardless after 5 s.
@@ -231,10 +232,8 @@ class ChartuiApp(App[None]):
             watchdog.start()
         self.call_from_thread(self.exit, return_code=self._exit_code or 0)
 
-    def _close_streams(self) -> None:
-        self.query_one(GenerateTab).stop()
-
     def shutdown(self) -> None:
         """After ``run()`` returns: make sure no trainer is left running (blocking)."""
         if self._train_tab is not None:
             self._train_tab.stop_and_wait(timeout=15)
+

@@ -1,32 +1,26 @@
 """What a run has reported so far, kept bounded for the charts and the samples list.
 
 Fed either by engine events (a run trained inside the app) or by metrics.jsonl records (a
-run trained elsewhere, followed live). No tensor math: only lists of numbers. When the
-train-loss series passes ``MAX_POINTS`` it is halved by averaging neighbours, so a run of
-any length keeps a flat memory footprint and a chart that still shows its whole shape.
+run trained elsewhere, followed live), always on the UI thread: workers post the events in
+messages and the Train tab applies them here, so nothing is read while it changes. No tensor
+math: only lists of numbers. When the train-loss series passes ``MAX_POINTS`` it is halved,
+so a run of any length keeps a flat memory footprint and a chart that shows its whole shape.
 """
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from chartui.engine.events import (
-    EvalDone,
-    Event,
-    Finished,
-    SampleReady,
-    Started,
-    StepDone,
-)
+from chartui.engine.events import Event, StepDone
 
 MAX_POINTS = 4000
 SPARK_POINTS = 120
+SAMPLES = 50
 
 
-@dataclass
+@dataclass(frozen=True)
 class Sample:
     step: int
     epoch: float
@@ -36,7 +30,7 @@ class Sample:
 
 @dataclass
 class RunHistory:
-    """Series and status of one run; safe to feed from a worker thread and read from the UI."""
+    """Series and status of one run. UI thread only."""
 
     run: str = ""
     steps: list[float] = field(default_factory=list)
@@ -44,7 +38,7 @@ class RunHistory:
     losses: list[float] = field(default_factory=list)
     evals: list[tuple[int, int, float]] = field(default_factory=list)  # (step, chars, val loss)
     recent: deque = field(default_factory=lambda: deque(maxlen=SPARK_POINTS))
-    samples: deque = field(default_factory=lambda: deque(maxlen=50))
+    samples: deque = field(default_factory=lambda: deque(maxlen=SAMPLES))
     started: dict[str, Any] | None = None
     latest: dict[str, Any] | None = None
     finished: dict[str, Any] | None = None
@@ -54,80 +48,72 @@ class RunHistory:
     version: int = 0
     """Bumped on every change, so the UI redraws only when something is new."""
 
-    def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pending: list[float] = []  # losses waiting to be averaged into one point
-
-    # --- feeding ----------------------------------------------------------------------
-
     def apply(self, event: Event) -> None:
         """Take one engine event."""
         if isinstance(event, StepDone):
             self._step(event.step, event.chars_seen, event.loss, event.to_dict())
-        elif isinstance(event, (Started, EvalDone, SampleReady, Finished)):
-            self.apply_record(event.to_dict())
         elif event.kind in ("paused", "resumed"):
-            with self._lock:
-                self.paused = event.kind == "paused"
-                self.version += 1
+            self.paused = event.kind == "paused"
+            self.version += 1
+        else:
+            self.apply_record(event.to_dict())
 
     def apply_record(self, record: dict[str, Any]) -> None:
-        """Take one metrics.jsonl record (or an event's dict)."""
+        """Take one metrics.jsonl record (or an event's dict); malformed ones are ignored."""
+        try:
+            self._apply_record(record)
+        except (KeyError, TypeError, ValueError):
+            pass  # a hand-edited or damaged record: skip it, keep the rest
+
+    def _apply_record(self, record: dict[str, Any]) -> None:
         kind = record.get("event")
         if kind == "step":
             if "loss" in record:
                 self._step(int(record["step"]), int(record.get("chars_seen", 0)), float(record["loss"]), record)
             return
-        with self._lock:
-            if kind == "started":
-                self.started = record
-                self.run = record.get("run", self.run)
-                self.finished = None
-                self._trim_after(int(record.get("step", 0)))
-            elif kind == "eval":
-                self.evals.append((int(record["step"]), int(record.get("chars_seen", 0)), float(record["val_loss"])))
-                self.val = float(record["val_loss"])
-                self.best_val = record.get("best_val_loss", self.val)
-                if len(self.evals) > MAX_POINTS:
-                    self.evals = self.evals[::2]
-            elif kind == "sample":
-                self.samples.append(Sample(int(record["step"]), float(record.get("epoch", 0.0)), record["text"], float(record.get("temperature", 0.0))))
-            elif kind == "finished":
-                self.finished = record
-                self.paused = False
-            else:
-                return
-            self.version += 1
+        if kind == "started":
+            self.started = record
+            self.run = str(record.get("run", self.run))
+            self.finished = None
+            self._trim_after(int(record.get("step", 0)))
+        elif kind == "eval":
+            self.evals.append((int(record["step"]), int(record.get("chars_seen", 0)), float(record["val_loss"])))
+            self.val = float(record["val_loss"])
+            self.best_val = record.get("best_val_loss", self.val)
+            if len(self.evals) > MAX_POINTS:
+                self.evals = self.evals[::2]
+        elif kind == "sample":
+            self.samples.append(Sample(int(record["step"]), float(record.get("epoch", 0.0)), str(record["text"]),
+                                       float(record.get("temperature", 0.0))))
+        elif kind == "finished":
+            self.finished = record
+            self.paused = False
+        else:
+            return
+        self.version += 1
 
     def _step(self, step: int, chars: int, loss: float, record: dict[str, Any]) -> None:
-        with self._lock:
-            self.latest = record
-            self.recent.append(loss)
-            self.steps.append(step)
-            self.chars.append(chars)
-            self.losses.append(loss)
-            if len(self.losses) > MAX_POINTS:
-                self.steps = self.steps[1::2]
-                self.chars = self.chars[1::2]
-                self.losses = [(a + b) / 2 for a, b in zip(self.losses[::2], self.losses[1::2])]
-            self.version += 1
+        self.latest = record
+        self.recent.append(loss)
+        self.steps.append(step)
+        self.chars.append(chars)
+        self.losses.append(loss)
+        if len(self.losses) > MAX_POINTS:
+            self.steps = self.steps[1::2]
+            self.chars = self.chars[1::2]
+            self.losses = [(a + b) / 2 for a, b in zip(self.losses[::2], self.losses[1::2])]
+        self.version += 1
 
     def _trim_after(self, step: int) -> None:
-        """A resume restarts from its checkpoint: drop what came after it (held lock)."""
+        """A resume restarts from its checkpoint: drop what came after it."""
         keep = sum(1 for s in self.steps if s <= step)
         del self.steps[keep:], self.chars[keep:], self.losses[keep:]
         self.evals = [e for e in self.evals if e[0] <= step]
 
-    # --- reading ----------------------------------------------------------------------
-
     def series(self, x: str = "steps") -> tuple[list[float], list[float], list[float], list[float]]:
-        """(x, train loss, x of evals, val loss) copies for a chart; ``x`` is steps or chars."""
-        with self._lock:
-            xs = list(self.steps if x == "steps" else self.chars)
-            ys = list(self.losses)
-            ex = [e[0] if x == "steps" else e[1] for e in self.evals]
-            ey = [e[2] for e in self.evals]
-        return xs, ys, ex, ey
+        """(x, train loss, x of evals, val loss) for a chart; ``x`` is steps or chars."""
+        return (list(self.steps if x == "steps" else self.chars), list(self.losses),
+                [e[0] if x == "steps" else e[1] for e in self.evals], [e[2] for e in self.evals])
 
     @property
     def training(self) -> bool:

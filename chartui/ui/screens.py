@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,7 +12,7 @@ from textual.widgets import Label, Markdown, OptionList
 from textual.widgets.option_list import Option
 
 from chartui.display import fmt_loss
-from chartui.engine import checkpoint as ck
+from chartui.engine.runs import list_runs
 
 HELP = """\
 # chartui keys
@@ -69,21 +69,21 @@ class ConfirmQuit(ModalScreen[bool]):
 
 
 class RunPicker(ModalScreen[str | None]):
-    """Choose the run that Generate and Gates use."""
+    """Choose the run every tab follows; dismisses with its path."""
 
     BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
 
-    def __init__(self, live: bool) -> None:
+    def __init__(self, live: Any = None) -> None:
         super().__init__()
         self.live = live
 
     def compose(self) -> ComposeResult:
         options = []
-        if self.live:
-            options.append(Option("the model training now", id="__live__"))
-        for r in reversed(ck.list_runs()):
-            options.append(Option(f"{Path(r['run']).name}   {r['arch']} {r['layers']}x{r['hidden']}   best val {fmt_loss(r['best_val_loss'])}   {r['status']}",
-                                  id=r["run"]))
+        if self.live is not None:
+            options.append(Option(f"the model training now ({self.live.name})", id=str(self.live.path)))
+        for r in reversed(list_runs()):
+            if self.live is None or r.path != self.live.path:
+                options.append(Option(f"{r.name}   {r.label}   best val {fmt_loss(r.progress.best_val_loss)}   {r.status}", id=str(r.path)))
         with Vertical(id="picker-box"):
             yield Label("Pick a run (enter)", classes="title")
             if options:

@@ -20,7 +20,9 @@ import torch  # noqa: F401  (imported once here; the forked children inherit it)
 from safetensors.numpy import load as load_numpy
 
 from chartui.config import build_configs, load_preset
-from chartui.engine import checkpoint as ck
+from chartui.engine import runs
+from chartui.engine.checkpoint import read_meta
+from chartui.engine.metrics import read_metrics
 
 SETTINGS = {"hidden": 96, "embed": 16, "seq_len": 32, "batch_size": 16, "lr": 0.005, "batching": "stateful",
             "checkpoint_seconds": 0.05, "eval_interval": 25, "max_steps": 1_000_000, "metrics_every": 1}
@@ -30,7 +32,7 @@ def child(corpus: str, run: Path) -> None:
     from chartui.engine.train import Trainer
 
     torch.set_num_threads(1)
-    if (run / ck.LAST).is_file():
+    if (run / runs.LAST).is_file():
         trainer = Trainer.resume(run)
     else:
         model, train = build_configs(load_preset("seed"), {**SETTINGS, "corpus": corpus})
@@ -41,11 +43,11 @@ def child(corpus: str, run: Path) -> None:
 
 def check(run: Path) -> dict:
     """Everything a user relies on after a crash, without running torch in this process."""
-    header = ck.read_header(run / ck.LAST)
-    tensors = load_numpy((run / ck.LAST).read_bytes())
+    meta = read_meta(run / runs.LAST)
+    tensors = load_numpy((run / runs.LAST).read_bytes())
     assert any(k.startswith("model.") for k in tensors) and any(k.startswith("optim.") for k in tensors)
-    records = ck.read_metrics(run / ck.METRICS)
-    return {"step": header.meta["step"], "records": len(records), "tmp_left": len(list(run.glob(".*.tmp")))}
+    records = read_metrics(run / runs.METRICS)
+    return {"step": meta.state["step"], "records": len(records), "tmp_left": len(list(run.glob(".*.tmp")))}
 
 
 def main() -> None:
@@ -61,13 +63,13 @@ def main() -> None:
                 os._exit(0)
         mode = "during-write" if i % 2 else "random"
         deadline = time.monotonic() + 20
-        while not (run / ck.LAST).is_file() and time.monotonic() < deadline:
+        while not (run / runs.LAST).is_file() and time.monotonic() < deadline:
             time.sleep(0.01)  # round 0: let the first checkpoint land
         if mode == "random":
             time.sleep(rng.uniform(0.05, 1.2))
         else:
             hit = time.monotonic() + 5
-            while not list(run.glob(f".{ck.LAST}.*.tmp")) and time.monotonic() < hit:
+            while not list(run.glob(f".{runs.LAST}.*.tmp")) and time.monotonic() < hit:
                 time.sleep(0.0005)
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)

@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from chartui.engine import checkpoint as ck
+from chartui.engine import runs
+from chartui.engine.metrics import read_metrics
+from chartui.engine.runs import open_model
 from chartui.engine.sample import generate
 from chartui.engine.train import Trainer
+from tests.conftest import PATIENCE
 
 DRIVER = Path(__file__).with_name("kill_driver.py")
 
@@ -17,7 +20,7 @@ DRIVER = Path(__file__).with_name("kill_driver.py")
 def test_twenty_kills_never_lose_the_run(small_corpus, tmp_path):
     run = tmp_path / "run"
     res = subprocess.run([sys.executable, str(DRIVER), str(small_corpus), str(run), "20", "7"],
-                         capture_output=True, text=True, timeout=300)
+                         capture_output=True, text=True, timeout=3 * PATIENCE)
     assert res.returncode == 0, res.stderr[-3000:]
     report = json.loads(res.stdout.strip().splitlines()[-1])
     assert len(report) == 20
@@ -32,7 +35,7 @@ def test_twenty_kills_never_lose_the_run(small_corpus, tmp_path):
     events = list(trainer)
     assert events[0].step == steps[-1] and events[-1].reason == "budget"
     assert not list(run.glob(".*.tmp"))  # stale temporaries are swept on start
-    model, vocab, _ = ck.open_run(run, "last")
-    assert len(generate(model, vocab, length=20)[0]) == 20
-    records = ck.read_metrics(run / ck.METRICS)
+    loaded = open_model(run, "last")
+    assert len(generate(loaded.model, loaded.vocab, length=20)[0]) == 20
+    records = read_metrics(run / runs.METRICS)
     assert records[-1]["event"] == "finished"

@@ -10,9 +10,11 @@ import sys
 
 import pytest
 
-from chartui.engine import checkpoint as ck
+from chartui.engine import runs
+from chartui.engine.metrics import read_metrics
+from chartui.engine.runs import Run, open_model
 from chartui.errors import ChartuiError, CorpusError
-from tests.conftest import train_run
+from tests.conftest import PATIENCE, train_run
 
 BIG = """
 import sys, time
@@ -37,11 +39,10 @@ def test_a_50_mb_corpus_loads_in_seconds_in_bounded_memory(shakespeare_text, tmp
             fh.write(chunk)
             written += len(chunk)
     size = path.stat().st_size
-    res = subprocess.run([sys.executable, "-c", BIG, str(path)], capture_output=True, text=True, timeout=120)
+    res = subprocess.run([sys.executable, "-c", BIG, str(path)], capture_output=True, text=True, timeout=3 * PATIENCE)
     assert res.returncode == 0, res.stderr
     chars, vocab, seconds, peak_mb = res.stdout.split()
-    assert int(chars) == size and int(vocab) == 75
-    assert float(seconds) < 120  # a hang guard, not a benchmark: it takes a few seconds here
+    assert int(chars) == size and int(vocab) == 75  # it loads: the time is the benchmarks' business
     # one byte per character for the ids, plus the text itself and a few MB of slices
     assert int(peak_mb) < 200 + 4 * size / 1e6, peak_mb
 
@@ -63,24 +64,22 @@ def test_pickles_under_every_run_file_name_are_never_executed(tiny_run, tmp_path
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)
     blob = pickle.dumps(Payload())
-    for name in (ck.RUN_JSON, ck.METRICS, ck.LAST, ck.BEST):
+    for name in (runs.RUN_JSON, runs.METRICS, runs.LAST, runs.BEST):
         (run / name).write_bytes(blob)
-    for action in (lambda: ck.open_run(run), lambda: ck.open_run(run, "last"), lambda: ck.find_checkpoint(run)):
-        try:
+    for action in (lambda: open_model(run), lambda: open_model(run, "last"), lambda: Run(run).info, lambda: Run.open(run)):
+        with pytest.raises(ChartuiError):
             action()
-        except ChartuiError:
-            pass
-    assert ck.read_metrics(run / ck.METRICS) == []
-    assert ck.run_summary(run) is None
+    assert read_metrics(run / runs.METRICS) == []
+    assert Run(run).summary() is None
     assert not (tmp_path / "pwned").exists()
 
 
 def test_a_corrupt_metrics_file_does_not_stop_listing_or_resuming(small_corpus, tmp_path):
     train_run(small_corpus, tmp_path / "run", max_steps=5)
-    with open(tmp_path / "run" / ck.METRICS, "ab") as fh:
+    with open(tmp_path / "run" / runs.METRICS, "ab") as fh:
         fh.write(b"\x00\xff garbage {not json\n" + json.dumps({"event": "step", "step": 3}).encode()[:10])
     from chartui.engine.train import Trainer
 
     events = list(Trainer.resume(tmp_path / "run", {"max_steps": 8}))
     assert events[-1].steps == 8
-    assert ck.read_metrics(tmp_path / "run" / ck.METRICS)[-1]["event"] == "finished"
+    assert read_metrics(tmp_path / "run" / runs.METRICS)[-1]["event"] == "finished"

@@ -7,17 +7,18 @@ with its releases.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import torch
 
-from chartui.config import ModelConfig, TrainConfig, to_dict
-from chartui.engine import checkpoint as ck
+from chartui.config import ModelConfig, TrainConfig
+from chartui.engine import runs
+from chartui.engine.checkpoint import save_checkpoint
 from chartui.engine.corpus import Vocab
 from chartui.engine.models import CharModel
+from chartui.engine.runs import CorpusInfo, RunInfo
 from chartui.ui.app import ChartuiApp
 from chartui.ui.tabs.gates import GatesTab
+from tests.conftest import until
 
 
 @pytest.fixture
@@ -29,9 +30,10 @@ def fixed_run(home):
     model = CharModel(config, vocab.size)
     run = home / "checkpoints" / "snapshot-run"
     run.mkdir(parents=True)
-    meta = {"kind": "best", "status": "finished", "model": to_dict(config), "train": to_dict(TrainConfig(max_steps=1)),
-            "vocab": vocab.chars, "step": 0, "params": model.param_breakdown()}
-    ck.save_checkpoint(run / ck.BEST, {f"model.{k}": v for k, v in model.state_dict().items()}, meta)
+    info = RunInfo(model=config, train=TrainConfig(max_steps=1), vocab=vocab,
+                   corpus=CorpusInfo(name="fixed", source="fixed", chars=0, vocab_size=vocab.size, sha256=""))
+    save_checkpoint(run / runs.BEST, {f"model.{k}": v for k, v in model.state_dict().items()}, run=info.to_dict(),
+                    state={"kind": "best", "status": "finished", "step": 0})
     return run
 
 
@@ -51,10 +53,8 @@ def test_gates_tab(snap_compare, fixed_run):
     async def traced(pilot):
         await pilot.press("3")
         tab = pilot.app.query_one(GatesTab)
-        deadline = time.monotonic() + 30
-        while tab.trace is None and time.monotonic() < deadline:
-            await pilot.pause(0.05)
+        await until(pilot, lambda: tab.trace is not None)
         await pilot.press("right", "right", "right")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: " at 3, unit" in str(pilot.app.query_one("#gates-detail").render()))
 
     assert snap_compare(ChartuiApp(run=str(fixed_run)), terminal_size=(100, 30), run_before=traced)

@@ -3,30 +3,48 @@ highlighted. The corpus loads in a thread worker (building Shakespeare takes a s
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label, Static
 
 from chartui.display import bar, printable
 from chartui.engine.corpus import NAMED, corpus_stats, load_corpus, show_char
 from chartui.errors import ChartuiError
-from chartui.ui.messages import StatsReady, WorkFailed
+from chartui.ui.runs import RunHandle
+from chartui.ui.tabs.base import ChartuiTab
 
 WHITESPACE = "bold dark_orange"
 BAR = "dodger_blue2"
 
 
-class DataTab(Vertical):
+class DataTab(ChartuiTab):
     """Corpus statistics."""
 
     BINDINGS = [Binding("r", "load", "Reload")]
 
-    def __init__(self, *, corpus: str = "shakespeare", **kwargs) -> None:
+    class StatsReady(Message, bubble=False):
+        """Corpus statistics, computed in a worker."""
+
+        def __init__(self, stats: dict[str, Any]) -> None:
+            super().__init__()
+            self.stats = stats
+
+    class LoadFailed(Message, bubble=False):
+        """The corpus could not be read; ``text`` is for the user."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    def __init__(self, *, corpus: str = "shakespeare", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.corpus = corpus
         self.loaded_for: str | None = None
@@ -45,18 +63,22 @@ class DataTab(Vertical):
     def focus_default(self) -> None:
         self.query_one("#data-right").focus()
 
-    def on_show(self) -> None:
+    def shown(self) -> None:
         if self.loaded_for is None:
             self.action_load()
 
-    def show_corpus(self, spec: str) -> None:
-        """Describe ``spec`` (the corpus of a run just opened): now if this tab is on screen,
-        else when it is next shown."""
+    def active_run_changed(self, run: RunHandle | None) -> None:
+        """Describe the corpus of the run just opened: now if this tab is on screen, else when
+        it is next shown."""
+        try:
+            spec = run.info.train.corpus if run is not None else ""
+        except ChartuiError:
+            return  # a run whose description cannot be read: keep showing what we show
         if not spec or spec == self.loaded_for:
             return
         self.query_one("#data-corpus", Input).value = spec
         self.loaded_for = None
-        if self.region.width > 0 and self.display:
+        if self.on_screen:
             self.action_load()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -74,11 +96,11 @@ class DataTab(Vertical):
         try:
             stats = corpus_stats(load_corpus(spec))
         except Exception as exc:  # noqa: BLE001 - ChartuiError for bad input, anything else is a bug
-            self.post_message(WorkFailed("data", str(exc) if isinstance(exc, ChartuiError) else f"could not read the corpus: {exc!r}"))
+            self.post_message(self.LoadFailed(str(exc) if isinstance(exc, ChartuiError) else f"could not read the corpus: {exc!r}"))
             return
-        self.post_message(StatsReady(stats))
+        self.post_message(self.StatsReady(stats))
 
-    def on_stats_ready(self, message: StatsReady) -> None:
+    def on_data_tab_stats_ready(self, message: StatsReady) -> None:
         s = self.stats = message.stats
         charset = "".join(show_char(c) if c.isspace() or not c.isprintable() else c for c in s["charset"])
         summary = Text()
@@ -107,6 +129,5 @@ class DataTab(Vertical):
                           f"{row['share'] * 100:.1f}%")
         self.query_one("#data-histogram", Static).update(table)
 
-    def on_work_failed(self, message: WorkFailed) -> None:
-        if message.where == "data":
-            self.query_one("#data-summary", Static).update(Text(message.text, style="red"))
+    def on_data_tab_load_failed(self, message: LoadFailed) -> None:
+        self.query_one("#data-summary", Static).update(Text(message.text, style="red"))

@@ -9,26 +9,26 @@ the arrays it gets back and picks colours.
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.widgets import DataTable, Label, Static, TextArea
 from textual.worker import get_current_worker
 
 from chartui.display import printable
-from chartui.engine import checkpoint as ck
 from chartui.errors import ChartuiError
-from chartui.ui.messages import TraceReady, WorkFailed
+from chartui.ui.runs import RunHandle
+from chartui.ui.tabs.base import ChartuiTab
 from chartui.ui.widgets.gate_view import GateHeatmap, GateText
 
 DEFAULT_TEXT = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n"
-DEFAULT_GATE = {"lstm": "cell", "gru": "update", "rnn": "hidden"}
 
 
-class GatesTab(Vertical):
+class GatesTab(ChartuiTab):
     """Gate activations per character."""
 
     BINDINGS = [
@@ -42,16 +42,31 @@ class GatesTab(Vertical):
         Binding("escape", "leave_text", "Done editing", show=False),
     ]
 
-    def __init__(self, **kwargs) -> None:
+    class TraceReady(Message, bubble=False):
+        """A gate trace and its unit rankings, computed in a worker for request ``key``."""
+
+        def __init__(self, trace: Any, rankings: dict[tuple[int, str], list], key: int) -> None:
+            super().__init__()
+            self.trace = trace
+            self.rankings = rankings
+            self.key = key
+
+    class TraceFailed(Message, bubble=False):
+        """Tracing failed; ``text`` is for the user."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.trace = None
+        self.trace: Any = None
         self.rankings: dict[tuple[int, str], list] = {}
         self.gate_layer = 0
-        self.gate = "cell"
+        self.gate = ""
         self.unit = 0
         self._key = 0
         self._unit_chosen = False
-        self._model_cache: tuple[str, float, object, object] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="gates-status")
@@ -67,14 +82,24 @@ class GatesTab(Vertical):
                 yield DataTable(id="gates-rank", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
+        super().on_mount()
         table = self.query_one("#gates-rank", DataTable)
         table.add_columns("unit", "tracks", "r")
         self._show_status("pick a run (ctrl+r), then t traces the passage")
 
     # --- tracing --------------------------------------------------------------------------
 
+    def active_run_changed(self, run: RunHandle | None) -> None:
+        self.trace = None
+        if self.on_screen:
+            self.action_trace()
+
+    def shown(self) -> None:
+        if self.trace is None and self.active_run is not None:
+            self.action_trace()
+
     def action_trace(self) -> None:
-        run = self.app.active_run
+        run = self.active_run
         text = self.query_one("#gates-input", TextArea).text
         if not run:
             self.app.notify("no run to trace: train one in the Train tab, or pick a run (ctrl+r)", severity="warning")
@@ -90,15 +115,15 @@ class GatesTab(Vertical):
         # Re-trace shortly after typing stops, not on every key.
         self._key += 1
         key = self._key
-        self.set_timer(0.6, lambda: self.action_trace() if key == self._key and self.app.active_run else None)
+        self.set_timer(0.6, lambda: self.action_trace() if key == self._key and self.active_run else None)
 
     @work(thread=True, group="gates", exclusive=True, exit_on_error=False)
-    def _trace(self, run: str, text: str, key: int) -> None:
+    def _trace(self, run: RunHandle, text: str, key: int) -> None:
         from chartui.engine.gates import rank_units, trace
 
         worker = get_current_worker()
         try:
-            model, vocab = self._load(run)
+            model, vocab = run.model()
             tr = trace(model, vocab, text)
             rankings = {}
             for layer in range(len(tr.layers)):
@@ -107,40 +132,25 @@ class GatesTab(Vertical):
                         return
                     rankings[(layer, gate)] = rank_units(tr, layer=layer, gate=gate, top=12)
         except Exception as exc:  # noqa: BLE001 - ChartuiError for bad input, anything else is a bug
-            self.post_message(WorkFailed("gates", str(exc) if isinstance(exc, ChartuiError) else f"tracing failed: {exc!r}"))
+            self.post_message(self.TraceFailed(str(exc) if isinstance(exc, ChartuiError) else f"tracing failed: {exc!r}"))
             return
-        self.post_message(TraceReady(tr, rankings, key))
+        self.post_message(self.TraceReady(tr, rankings, key))
 
-    def _load(self, run: str):
-        trainer = self.app.train_tab.trainer
-        if trainer is not None and run in ("__live__", str(trainer.run_dir)):
-            return trainer.snapshot(), trainer.vocab
-        if run == "__live__":
-            raise ChartuiError("training has ended; pick its run with ctrl+r")
-        path = ck.find_checkpoint(run)
-        mtime = path.stat().st_mtime
-        if self._model_cache and self._model_cache[:2] == (str(path), mtime):
-            return self._model_cache[2], self._model_cache[3]
-        model, vocab, _ = ck.open_run(path)
-        self._model_cache = (str(path), mtime, model, vocab)
-        return model, vocab
-
-    def on_trace_ready(self, message: TraceReady) -> None:
+    def on_gates_tab_trace_ready(self, message: TraceReady) -> None:
         if message.key != self._key:
             return  # the text changed since; a newer trace is coming
         self.trace, self.rankings = message.trace, message.rankings
         if self.gate not in self.trace.gate_names:
-            self.gate = DEFAULT_GATE[self.trace.arch]
+            self.gate = self.trace.default_gate
         self.gate_layer = min(self.gate_layer, len(self.trace.layers) - 1)
         ranking = self.rankings.get((self.gate_layer, self.gate))
         if ranking and (not self._unit_chosen or self.unit >= self.trace.hidden):
             self.unit = ranking[0].unit
         self._redraw(ranking_changed=True)
 
-    def on_work_failed(self, message: WorkFailed) -> None:
-        if message.where == "gates":
-            self._show_status(f"[red]{printable(message.text)}[/]")
-            self.app.notify(message.text, severity="error", timeout=8)
+    def on_gates_tab_trace_failed(self, message: TraceFailed) -> None:
+        self._show_status(f"[red]{printable(message.text)}[/]")
+        self.app.notify(message.text, severity="error", timeout=8)
 
     # --- navigation -----------------------------------------------------------------------
 
@@ -218,8 +228,8 @@ class GatesTab(Vertical):
         self._show_heatmap()
 
     def _show_status(self, text: str) -> None:
-        run = self.app.active_run
-        name = "training now" if run == "__live__" else Path(run).name if run else "no run"
+        run = self.active_run
+        name = "no run" if run is None else f"{run.name} (training now)" if run.live else run.name
         self.query_one("#gates-status", Static).update(f"[b]{printable(name)}[/]  {text}")
 
     def _show_detail(self) -> None:

@@ -12,28 +12,30 @@ import random
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.widgets import Input, Label, Select, Static
 from textual.worker import get_current_worker
 
-from chartui.display import printable
-from chartui.engine import checkpoint as ck
+from chartui.display import fmt_loss, printable
+from chartui.engine.runs import list_runs
 from chartui.errors import ChartuiError
-from chartui.ui.messages import WorkFailed
+from chartui.ui.runs import RunHandle
+from chartui.ui.tabs.base import ChartuiTab
 from chartui.ui.widgets.sample_view import SampleView
 
-LIVE = "__live__"
 TOP_K = [None, 40, 20, 10, 5, 1]
 TOP_P = [None, 0.95, 0.9, 0.8, 0.5, 0.2]
 SPEEDS = [25, 50, 100, 200, 500, 2000, 0]  # characters a second per stream; 0 = as fast as it goes
 LENGTH = 3000
 
 
-class GenerateTab(Vertical):
+class GenerateTab(ChartuiTab):
     """Streamed generation with live knobs."""
 
     BINDINGS = [
@@ -53,7 +55,29 @@ class GenerateTab(Vertical):
         Binding("escape", "focus_text", "Leave prompt", show=False),
     ]
 
-    def __init__(self, **kwargs) -> None:
+    class Streaming(Message, bubble=False):
+        """The worker built its samplers and streams ``generation`` now."""
+
+        def __init__(self, samplers: list[Any], generation: int) -> None:
+            super().__init__()
+            self.samplers = samplers
+            self.generation = generation
+
+    class StreamEnded(Message, bubble=False):
+        """Generation ``generation`` stopped (its length reached, stopped, or replaced)."""
+
+        def __init__(self, generation: int) -> None:
+            super().__init__()
+            self.generation = generation
+
+    class Failed(Message, bubble=False):
+        """Generation could not start; ``text`` is for the user."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.temperature = 0.8
         self.top_k: int | None = None
@@ -66,9 +90,10 @@ class GenerateTab(Vertical):
         self.run_choice: str | None = None
         self._samplers: list = []
         self._paused = threading.Event()
+        self.holding = threading.Event()
+        """Set while the stream is actually held by a pause (no character is being made)."""
         self._stop = threading.Event()
         self._streaming = False
-        self._shown_streaming = False
         self._generation = 0
 
     def compose(self) -> ComposeResult:
@@ -86,33 +111,38 @@ class GenerateTab(Vertical):
                         yield SampleView(id=f"gen-view-{i}")
 
     def on_mount(self) -> None:
+        super().on_mount()
         self.set_interval(1 / 30, self._drain)
         self.refresh_runs()
         self._show_status()
 
     # --- runs -------------------------------------------------------------------------
 
+    def active_run_changed(self, run: RunHandle | None) -> None:
+        self.refresh_runs()
+
+    def runs_changed(self) -> None:
+        self.refresh_runs()
+
+    def shown(self) -> None:
+        self.refresh_runs()
+
     def refresh_runs(self) -> None:
         """Fill the run picker from checkpoints/ (and the model in training, if any)."""
         select = self.query_one("#gen-run", Select)
-        options = []
-        trainer = self.app.train_tab.trainer
-        training = str(trainer.run_dir) if trainer is not None else None
-        if training:
-            options.append((f"the model training now ({Path(training).name})", LIVE))
-        for r in reversed(ck.list_runs()):
-            if r["run"] == training:
-                continue
-            label = f"{Path(r['run']).name}  {r['arch']} {r['layers']}x{r['hidden']}  val {r['best_val_loss'] or 0:.3f}"
-            options.append((label, r["run"]))
-        active = LIVE if training and self.app.active_run in (training, LIVE) else self.app.active_run
-        if active and not any(v == active for _, v in options) and Path(active).exists():
-            options.insert(0, (Path(active).name, active))
+        live = self.app.live_run  # type: ignore[attr-defined]
+        options = [(f"the model training now ({live.name})", str(live.path))] if live else []
+        for r in reversed(list_runs()):
+            if live is None or r.path != live.path:
+                options.append((f"{r.name}  {r.label}  val {fmt_loss(r.progress.best_val_loss)}", str(r.path)))
+        active = self.active_run
+        if active is not None and not any(v == str(active.path) for _, v in options) and active.path.exists():
+            options.insert(0, (active.name, str(active.path)))
         current = select.value
         select.set_options(options)
         values = {v for _, v in options}
         # The active run (opened, picked or in training) wins; otherwise keep the user's pick.
-        for choice in (active, current, options[0][1] if options else None):
+        for choice in (str(active.path) if active else None, current, options[0][1] if options else None):
             if choice in values:
                 select.value = choice
                 break
@@ -200,7 +230,6 @@ class GenerateTab(Vertical):
     def _show_status(self) -> None:
         speed = SPEEDS[self.speed_index]
         t = "greedy (T=0)" if self.greedy else f"T [b]{self.temperature:.2f}[/]"
-        self._shown_streaming = self._streaming
         state = "paused" if self._paused.is_set() and self._streaming else "streaming" if self._streaming else "idle (r generates)"
         self.query_one("#gen-status", Static).update(
             f"[b]{state}[/]  {t}  top-k [b]{self.top_k or 'off'}[/]  top-p [b]{self.top_p or 'off'}[/]  seed [b]{self.seed}[/]  "
@@ -222,62 +251,63 @@ class GenerateTab(Vertical):
         for i in range(3):
             self.query_one(f"#gen-col-{i}").set_class(i >= columns, "hidden")
             self.query_one(f"#gen-view-{i}", SampleView).reset(prefix=printable(prompt), generation=self._generation)
-        titles = ([Path(r).name if r != LIVE else "training now" for r in runs] if self.mode == "runs"
+        titles = ([Path(r).name for r in runs] if self.mode == "runs"
                   else [f"T = {t:.2f}" for t in self._temperatures()] if self.mode == "temperatures" else [""])
         for i, title in enumerate(titles):
             self.query_one(f"#gen-title-{i}", Label).update(title)
         self._streaming = True
+        self._samplers = []
         self._show_status()
         views = [self.query_one(f"#gen-view-{i}", SampleView) for i in range(columns)]
-        self._generate(runs, prompt, views, self._generation)
+        temps = self._temperatures()
+        handles = [self.app.run_handle(runs[i] if self.mode == "runs" else runs[0]) for i in range(columns)]  # type: ignore[attr-defined]
+        knobs = [{"temperature": 0.0 if self.greedy else temps[min(i, len(temps) - 1)], "top_k": self.top_k,
+                  "top_p": self.top_p, "seed": self.seed} for i in range(columns)]
+        self._generate(handles, knobs, prompt, views, self._generation)
 
     def _runs_for_mode(self) -> list[str]:
         choice = self.run_choice
         if self.mode != "runs":
             return [choice] if choice else []
         # Across runs: the newest run of each architecture, starting with the chosen one.
+        summaries = list(reversed(list_runs()))
         picked: dict[str, str] = {}
-        if choice and choice != LIVE:
-            summary = ck.run_summary(Path(choice))
-            if summary and summary["arch"]:
-                picked[summary["arch"]] = choice
-        for r in reversed(ck.list_runs()):
-            if r["arch"] and r["arch"] not in picked and r["step"]:
-                picked[r["arch"]] = r["run"]
+        for r in [s for s in summaries if str(s.path) == choice] + summaries:
+            if r.info is not None and r.info.model.arch not in picked and r.progress.step:
+                picked[r.info.model.arch] = str(r.path)
         runs = list(picked.values())[:3]
         if len(runs) < 2:
             self.app.notify("comparing across runs needs runs of two architectures: try `chartui compare`", severity="warning")
         return runs
 
     @work(thread=True, group="generate", exclusive=True, exit_on_error=False)
-    def _generate(self, runs: list[str], prompt: str, views: list[SampleView], generation: int) -> None:
+    def _generate(self, handles: list[RunHandle], knobs: list[dict], prompt: str, views: list[SampleView], generation: int) -> None:
         from chartui.engine.sample import Sampler
 
         worker = get_current_worker()
         self._stop.clear()
         try:
             samplers = []
-            temps = self._temperatures()
-            for i in range(len(runs) if self.mode == "runs" else len(temps)):
-                run = runs[i] if self.mode == "runs" else runs[0]
-                model, vocab = self._load(run)
-                t = 0.0 if self.greedy else temps[i] if self.mode == "temperatures" else self.temperature
-                samplers.append(Sampler(model, vocab, prompt=prompt, temperature=t, top_k=self.top_k, top_p=self.top_p, seed=self.seed))
+            for handle, knob in zip(handles, knobs):
+                model, vocab = handle.model()
+                samplers.append(Sampler(model, vocab, prompt=prompt, **knob))
         except Exception as exc:  # noqa: BLE001 - ChartuiError for bad input, anything else is a bug
-            self.post_message(WorkFailed("generate", str(exc) if isinstance(exc, ChartuiError) else f"generation failed: {exc!r}"))
-            self._streaming = False
+            self.post_message(self.Failed(str(exc) if isinstance(exc, ChartuiError) else f"generation failed: {exc!r}"))
+            self.post_message(self.StreamEnded(generation))
             return
         if generation != self._generation:
             return  # a newer generation started while this one loaded its model
-        self._samplers = samplers
+        self.post_message(self.Streaming(samplers, generation))
         streams = [s.tokens(LENGTH) for s in samplers]
         start = time.monotonic()
         produced = 0
         try:
             for _ in range(LENGTH):
                 while self._paused.is_set() and not self._stop.is_set() and not worker.is_cancelled:
+                    self.holding.set()
                     time.sleep(0.05)
                     start = time.monotonic() - produced / max(SPEEDS[self.speed_index], 1)
+                self.holding.clear()
                 if self._stop.is_set() or worker.is_cancelled or generation != self._generation:
                     return
                 for view, stream in zip(views, streams):
@@ -294,35 +324,30 @@ class GenerateTab(Vertical):
         except StopIteration:
             pass
         finally:
-            if generation == self._generation:
-                self._streaming = False
+            self.post_message(self.StreamEnded(generation))
 
-    def _load(self, run: str):
-        trainer = self.app.train_tab.trainer
-        if trainer is not None and run == str(trainer.run_dir):
-            run = LIVE
-        if run == LIVE:
-            trainer = self.app.train_tab.trainer
-            if trainer is None:
-                raise ChartuiError("training has ended; pick its run from the list")
-            return trainer.snapshot(), trainer.vocab
-        model, vocab, _ = ck.open_run(run)
-        return model, vocab
+    def on_generate_tab_streaming(self, message: Streaming) -> None:
+        if message.generation == self._generation:
+            self._samplers = message.samplers
+            self._apply_knobs()  # the keys pressed while the model loaded
+
+    def on_generate_tab_stream_ended(self, message: StreamEnded) -> None:
+        if message.generation == self._generation:
+            self._streaming = False
+            self._show_status()
+
+    def on_generate_tab_failed(self, message: Failed) -> None:
+        self.app.notify(message.text, severity="error", timeout=8)
 
     def _drain(self) -> None:
-        moved = 0
         for i, view in enumerate(self.query(SampleView)):
-            n = view.drain()
-            if n:
-                moved += n
+            if view.drain():
                 self.query_one(f"#gen-scroll-{i}", VerticalScroll).scroll_end(animate=False)
-        if self._streaming != self._shown_streaming:
-            self._show_status()
 
-    def on_work_failed(self, message: WorkFailed) -> None:
-        if message.where == "generate":
-            self.app.notify(message.text, severity="error", timeout=8)
-            self._show_status()
+    @property
+    def samplers(self) -> list[Any]:
+        """The engine Samplers of the stream on screen (one per column)."""
+        return list(self._samplers)
 
     def stop(self) -> None:
         self._stop.set()

@@ -17,23 +17,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Static
 
-from chartui.display import DIVERGING, SEQUENTIAL, printable, readable_on, shade
-
-
-def _ramp(diverging: bool) -> list[str]:
-    return DIVERGING if diverging else SEQUENTIAL
-
-
-def buckets(values: np.ndarray, lo: float, hi: float, n: int) -> np.ndarray:
-    """Bucket index 0..n-1 per value on [lo, hi]."""
-    if hi <= lo:
-        return np.full(values.shape, n // 2, dtype=int)
-    t = (np.asarray(values, dtype=np.float64) - lo) / (hi - lo)
-    return np.clip((t * n).astype(int), 0, n - 1)
-
-
-def shown_char(ch: str) -> str:
-    return "\u21b5" if ch == "\n" else printable(ch)
+from chartui.display import buckets, glyph, ramp, readable_on, shade
 
 
 class GateText(Widget, can_focus=True):
@@ -106,15 +90,15 @@ class GateText(Widget, can_focus=True):
     def render(self) -> Content:
         if self.values is None or not self.text:
             return Content("Type or paste a passage above (e to edit), then press enter to trace it.")
-        ramp = _ramp(self.diverging)
-        idx = buckets(self.values, self.lo, self.hi, len(ramp))
+        colours = ramp(self.diverging)
+        idx = buckets(self.values, self.lo, self.hi, len(colours))
         chars: list[str] = []
         spans: list[Span] = []
         offset = 0
         no_color = self.app.no_color
         for i, ch in enumerate(self.text):
-            piece = "\u21b5\n" if ch == "\n" else printable(ch)
-            colour = ramp[idx[i]]
+            piece = glyph(ch) + ("\n" if ch == "\n" else "")
+            colour = colours[idx[i]]
             if i == self.cursor:
                 style = "reverse bold underline"
             elif no_color:
@@ -142,14 +126,14 @@ class GateHeatmap(Static):
         rows = max(min(self.size.height - 1, acts.shape[1] - first_unit), 1)
         start = min(max(cursor - width // 2, 0), max(len(text) - width, 0))
         stop = min(start + width, len(text))
-        ramp = _ramp(diverging)
+        colours = ramp(diverging)
         no_color = self.app.no_color
-        header = "      " + "".join("\u21b5" if c == "\n" else "\u2423" if c == " " else printable(c) for c in text[start:stop])
+        header = "      " + "".join(glyph(c, show_space=True) for c in text[start:stop])
         parts = [header]
         spans = [Span(6 + cursor - start, 7 + cursor - start, "reverse")] if start <= cursor < stop else []
         offset = len(header) + 1
         window = acts[start:stop, first_unit : first_unit + rows]  # (W, R)
-        idx = buckets(window, lo, hi, len(ramp))
+        idx = buckets(window, lo, hi, len(colours))
         for r in range(window.shape[1]):
             u = first_unit + r
             label = f"{'>' if u == unit else ' '}#{u:<3} "
@@ -157,7 +141,7 @@ class GateHeatmap(Static):
                 cells = "".join(shade(float(v), lo, hi) for v in window[:, r])
             else:
                 cells = " " * window.shape[0]
-                spans.extend(Span(offset + 6 + j, offset + 7 + j, f"on {ramp[idx[j, r]]}") for j in range(window.shape[0]))
+                spans.extend(Span(offset + 6 + j, offset + 7 + j, f"on {colours[idx[j, r]]}") for j in range(window.shape[0]))
             if u == unit:
                 spans.append(Span(offset, offset + 5, "bold reverse"))
             parts.append(label + cells)

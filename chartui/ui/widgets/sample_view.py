@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
+
 from textual.content import Content, Span
 from textual.widgets import Static
 
-from chartui.display import SEQUENTIAL, printable
+from chartui.display import buckets, printable, ramp
 
 MAX_CHARS = 8000  # the view keeps the latest characters; older ones scroll away for good
-
-
-def _bucket_style(p: float) -> str:
-    return SEQUENTIAL[min(int(p * len(SEQUENTIAL)), len(SEQUENTIAL) - 1)]
 
 
 class SampleView(Static):
@@ -73,11 +71,9 @@ class SampleView(Static):
         prefix = printable(self.prefix)
         spans = [Span(0, len(prefix), "bold")] if prefix else []
         if self.colour_by_probability and shown:
-            start, current = 0, _bucket_style(self.probs[0])
-            for i, p in enumerate(self.probs[1:], 1):
-                style = _bucket_style(p)
-                if style != current:
-                    spans.append(Span(len(prefix) + start, len(prefix) + i, current))
-                    start, current = i, style
-            spans.append(Span(len(prefix) + start, len(prefix) + len(shown), current))
+            # One span per run of characters in the same colour bucket, found in one pass.
+            colours = ramp(diverging=False)
+            idx = buckets(self.probs, 0.0, 1.0, len(colours))
+            cuts = [0, *(np.flatnonzero(np.diff(idx)) + 1).tolist(), len(idx)]
+            spans.extend(Span(len(prefix) + a, len(prefix) + b, colours[idx[a]]) for a, b in zip(cuts, cuts[1:]))
         self.update(Content(prefix + shown, spans))
