@@ -44,8 +44,8 @@ def chapter_run(corpus: str, budgets: list[float]) -> dict:
     import torch
 
     from chartui.engine.corpus import load_corpus
-    from chartui.engine.runs import split_ids
     from chartui.engine.evaluate import evaluate_ids
+    from chartui.engine.runs import split_ids
 
     c = load_corpus(corpus)
     train_ids, val_ids = split_ids(c, c.vocab, 0.1)

@@ -30,7 +30,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (``chartui: error: ...``, exit status 2) and no
     abbreviated flags: ``--arch`` must never quietly mean ``--archs``."""
 
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
 

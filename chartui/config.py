@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import functools
+import itertools
 import math
 import tomllib
 import types
@@ -372,7 +373,7 @@ def to_dict(obj: Any) -> dict[str, Any]:
     return dataclasses.asdict(obj)
 
 
-def from_dict(cls: type, values: dict[str, Any]) -> Any:
+def from_dict(cls: type, values: Any) -> Any:
     """Rebuild a config saved with ``to_dict``; unknown keys (from newer versions) are refused."""
     if not isinstance(values, dict):
         raise ConfigError(f"the saved {cls.__name__} is not a table")
@@ -413,7 +414,7 @@ def field_docs(cls: type) -> dict[str, str]:
     tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
     body = next(node.body for node in tree.body if isinstance(node, ast.ClassDef) and node.name == cls.__name__)
     docs = {}
-    for node, after in zip(body, body[1:]):
+    for node, after in itertools.pairwise(body):
         if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(after, ast.Expr)
                 and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str)):
             docs[node.target.id] = " ".join(after.value.value.replace("``", "").split())

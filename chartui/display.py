@@ -70,7 +70,7 @@ def fmt_rate(x: float | None) -> str:
 def fmt_duration(seconds: float | None) -> str:
     if seconds is None or not math.isfinite(seconds):
         return "--:--"
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
@@ -106,7 +106,7 @@ def ramp(diverging: bool) -> list[str]:
     return DIVERGING if diverging else SEQUENTIAL
 
 
-def buckets(values, lo: float, hi: float, n: int):  # noqa: ANN001, ANN201 - array in, int array out
+def buckets(values, lo: float, hi: float, n: int):
     """The bucket 0..n-1 of each value on the scale [lo, hi] (the middle one for an empty
     scale): how every view quantises values into a ramp's colours."""
     import numpy as np

@@ -151,7 +151,7 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes(small_corpus, tmp_path):
         if '"event": "step"' in line and json.loads(line)["step"] >= 20:
             break
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=PATIENCE)
+    out, _err = proc.communicate(timeout=PATIENCE)
     assert proc.returncode == 130
     assert _lines(out)[-1]["reason"] == "stopped"
     state = read_meta(run / runs.LAST).state

@@ -23,7 +23,7 @@ def stop_on_signals(work: Stoppable) -> Iterator[dict]:
     """While inside, the signals stop ``work``; yields a dict whose ``last`` is the last signal."""
     seen: dict = {}
 
-    def handler(signum, frame):  # noqa: ANN001, ARG001
+    def handler(signum, frame):
         if work.stopping and signum == signal.SIGINT:
             raise KeyboardInterrupt  # a second Ctrl-C: leave now
         seen["last"] = signum

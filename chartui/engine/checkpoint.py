@@ -73,6 +73,8 @@ def read_meta(path: Path) -> CheckpointMeta:
         raise CheckpointError(f"{path}: unknown checkpoint format version {version!r}")
     if version > VERSION:
         raise CheckpointError(f"{path} was written by a newer chartui (format version {version}; this one reads up to {VERSION}); upgrade chartui")
+    run: Any
+    state: Any
     if version == 1:
         run = {k: meta[k] for k in _V1_RUN_FIELDS if k in meta}
         state = {k: v for k, v in meta.items() if k not in (*_V1_RUN_FIELDS, "format", "version")}

@@ -349,7 +349,7 @@ def tinyshakespeare_path(*, url: str | None = None, timeout: float = 30.0) -> Pa
         return path
     url = url or os.environ.get("CHARTUI_TINYSHAKESPEARE_URL") or TINY_URL
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (a fixed public address, or the user's)
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
             data = resp.read(4 << 20)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)

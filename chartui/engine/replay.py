@@ -17,7 +17,7 @@ from chartui.engine import cells
 ReplayState = list[cells.LayerState]
 
 
-def numpy_state(state) -> ReplayState:  # noqa: ANN001 - a tuple of (L, B, H) torch tensors
+def numpy_state(state) -> ReplayState:
     """A model's carried state (a tuple of (L, B, H) tensors) as the replay's per-layer arrays."""
     arrays = [s.detach().float().cpu().numpy() for s in state]
     return [tuple(a[layer].copy() for a in arrays) for layer in range(arrays[0].shape[0])]
@@ -26,7 +26,7 @@ def numpy_state(state) -> ReplayState:  # noqa: ANN001 - a tuple of (L, B, H) to
 class Replay:
     """numpy copies of a CharModel's weights, stepped one character at a time."""
 
-    def __init__(self, model) -> None:  # noqa: ANN001 - a CharModel (typed loosely: no torch import here)
+    def __init__(self, model) -> None:
         cfg = model.config
         self.cell: cells.CellSpec = cells.get(cfg.arch)
         self.arch: str = cfg.arch
@@ -51,9 +51,11 @@ class Replay:
     def step(self, ids: np.ndarray, state: ReplayState) -> tuple[np.ndarray, ReplayState]:
         """Logits (B, V) for the character after ``ids`` (B,), and the new state."""
         new_state = []
-        x = None
+        gx = self._table[ids]  # (B, P): layer 0's projection, looked up
+        x: np.ndarray = gx
         for i, layer in enumerate(self._layers):
-            gx = self._table[ids] if i == 0 else layer.project(x)  # (B, P)
+            if i > 0:
+                gx = layer.project(x)  # the layer below's output, (B, P)
             layer_state = layer.step(gx, state[i])
             new_state.append(layer_state)
             x = layer_state[0]  # (B, H)
@@ -67,7 +69,7 @@ class Replay:
         model's guess for the character after ids[t].
         """
         state = state if state is not None else self.zero_state(1)
-        out = []
+        out: list[dict[str, np.ndarray]] = []
         gx = self._table[ids]  # (T, P): layer 0's projection at every step
         for i, layer in enumerate(self._layers):
             if i > 0:

@@ -262,7 +262,7 @@ class RunLock:
 
     def __enter__(self) -> RunLock:
         try:
-            fh = open(self.path, "a+b")  # noqa: SIM115 - held until __exit__
+            fh = open(self.path, "a+b")
         except OSError as exc:
             raise RunError(f"cannot lock {self.path.parent}: {reason(exc)}") from None
         try:
@@ -547,7 +547,8 @@ class Run:
             )
         trained, asked = {**to_dict(info.model), **to_dict(info.train)}, {**to_dict(model), **to_dict(train)}
         asked["corpus"] = _same_corpus(asked["corpus"], trained["corpus"])
-        changes, conflicts = {}, {}
+        changes: dict[str, tuple[Any, Any]] = {}
+        conflicts: dict[str, tuple[Any, Any]] = {}
         for key, value in asked.items():
             if value != trained.get(key):
                 (changes if key in RESUME_MAY_CHANGE else conflicts)[key] = (trained.get(key), value)

@@ -102,7 +102,7 @@ class Sampler:
         primer = prompt or ("\n" if "\n" in vocab else vocab.chars[0])
         self.logits, self.state = _read_prompt(model, vocab, primer, num_samples)
 
-    def set_knobs(self, *, temperature: float | None = None, top_k: int | None | str = "keep", top_p: float | None | str = "keep") -> None:
+    def set_knobs(self, *, temperature: float | None = None, top_k: int | str | None = "keep", top_p: float | str | None = "keep") -> None:
         """Change the sampling knobs between characters (checked like the constructor's)."""
         t = self.temperature if temperature is None else temperature
         k = self.top_k if top_k == "keep" else top_k
@@ -148,13 +148,12 @@ def _read_prompt(model, vocab: Vocab, prompt: str, batch: int) -> tuple[np.ndarr
     """Run the prompt through the fused module; return the last logits (B, V) and the state."""
     model.eval()
     device = next(model.parameters()).device
-    ids = torch.from_numpy(vocab.encode(prompt)).to(device)
+    ids = torch.from_numpy(vocab.encode(prompt)).to(device)  # (T,), T >= 1
     state = None
-    out = None
     for start in range(0, len(ids), PROMPT_CHUNK):
         piece = ids[start : start + PROMPT_CHUNK].unsqueeze(0).expand(batch, -1)  # (B, T)
         out, state = model.features(piece, state)  # (B, T, H)
-    logits = model.head(out[:, -1].float())  # (B, V)
+    logits = model.head(out[:, -1].float())  # (B, V): after the prompt's last character
     return logits.float().cpu().numpy(), numpy_state(state)
 
 

@@ -42,7 +42,7 @@ from chartui.engine.device import autocast_dtype, describe, pick_device, set_thr
 from chartui.engine.evaluate import evaluate_ids
 from chartui.engine.events import CheckpointSaved, EvalDone, Event, Finished, Paused, Resumed, SampleReady, Started, StepDone
 from chartui.engine.metrics import MetricsWriter, trim_metrics
-from chartui.engine.models import CharModel, detach_state, state_from_tensors, state_tensors
+from chartui.engine.models import CharModel, State, detach_state, state_from_tensors, state_tensors
 from chartui.engine.runs import Run, RunInfo
 from chartui.engine.sample import generate
 from chartui.errors import ConfigError, NothingToTrain, RunError, SaveError
@@ -119,7 +119,7 @@ class Trainer:
         self.best_val: float | None = None
         self.val_loss: float | None = None
         self.last_eval_step = -1
-        self.state = None  # carried hidden state (stateful batching)
+        self.state: State | None = None  # carried hidden state (stateful batching)
         self.resumed = False
         self._recent: deque[torch.Tensor] = deque(maxlen=100)  # last losses, for Finished.train_loss
         self._session_chars, self._session_time = 0, 0.0

@@ -25,7 +25,7 @@ def test_stateful_streams_are_contiguous_across_batches():
     for epoch in (0, 1, 2):
         prev_x, _ = b.get(epoch, 0)
         for i in range(1, b.steps_per_epoch):
-            x, y = b.get(epoch, i)
+            x, _y = b.get(epoch, i)
             assert torch.equal(x[:, 0], prev_x[:, -1] + 1)  # row b resumes where it stopped
             prev_x = x
     # streams are disjoint stretches of the corpus
@@ -39,7 +39,7 @@ def test_stateful_epochs_shift_the_cut_points_but_stay_in_range():
     offsets = {b.offset(e) for e in range(1, 20)}
     assert len(offsets) > 1 and all(0 <= o < 10 for o in offsets)
     for e in range(5):
-        x, y = b.get(e, b.steps_per_epoch - 1)
+        _x, y = b.get(e, b.steps_per_epoch - 1)
         assert int(y.max()) < 3_000
 
 

@@ -164,7 +164,7 @@ def test_atomic_write_keeps_the_old_file_when_the_disk_is_full(tmp_path, monkeyp
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "write", full)
-    with pytest.raises(SaveError, match="the disk is full; the previous f.bin is intact"):
+    with pytest.raises(SaveError, match=r"the disk is full; the previous f\.bin is intact"):
         atomic_write(target, b"new" * 1000)
     monkeypatch.undo()
     assert target.read_bytes() == b"old"

@@ -63,7 +63,7 @@ def test_hostile_files_are_refused_with_a_clear_message(tmp_path, content, messa
 
 
 def test_missing_corpus_names_the_choices(tmp_path):
-    with pytest.raises(CorpusError, match="no corpus at .*shakespeare"):
+    with pytest.raises(CorpusError, match=r"no corpus at .*shakespeare"):
         C.load_corpus(str(tmp_path / "nope.txt"))
 
 
@@ -133,7 +133,7 @@ def test_play_conversion_choices():
 class _Handler(http.server.BaseHTTPRequestHandler):
     payload = b""
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         self.send_response(200)
         self.send_header("Content-Length", str(len(self.payload)))
         self.end_headers()

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from chartui.config import ModelConfig
-from chartui.engine.models import CharModel
 from chartui.engine import cells
+from chartui.engine.models import CharModel
 from chartui.engine.replay import Replay
 
 

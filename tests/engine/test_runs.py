@@ -67,9 +67,8 @@ def test_the_lock_is_a_context_manager_and_refuses_a_second_holder(tiny_run, tmp
     run = Run(copy_run(tiny_run, tmp_path / "run"))
     with run.lock():
         assert run.training_elsewhere()
-        with pytest.raises(RunError, match=r"being trained by another chartui process \(pid \d+\)"):
-            with run.lock():
-                pass
+        with pytest.raises(RunError, match=r"being trained by another chartui process \(pid \d+\)"), run.lock():
+            pass
         assert run.summary().status == "training"
     assert not run.training_elsewhere() and run.summary().status == "finished"
 
@@ -239,7 +238,7 @@ def test_a_format_1_run_resumes_and_is_then_format_2(format1_run):
     assert events[0].resumed and events[0].step == 12 and events[-1].reason == "budget" and events[-1].steps == 20
     assert read_meta(format1_run / runs.LAST).version == 2
     assert json.loads((format1_run / runs.RUN_JSON).read_text())["version"] == runs.RUN_VERSION
-    assert [r["step"] for r in read_metrics(format1_run / runs.METRICS) if r["event"] == "eval"][0] == 6  # kept history
+    assert next(r["step"] for r in read_metrics(format1_run / runs.METRICS) if r["event"] == "eval") == 6  # kept history
 
 
 def test_cli_reads_a_format_1_run(format1_run):

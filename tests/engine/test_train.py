@@ -80,7 +80,7 @@ def test_same_seed_same_losses_and_samples(small_corpus, tmp_path):
     _, b = train_run(small_corpus, tmp_path / "b", **kw)
     _, c = train_run(small_corpus, tmp_path / "c", **kw, seed=99)
     assert _losses(a) == _losses(b) != _losses(c)
-    samples = lambda evs: [e.text for e in evs if isinstance(e, SampleReady)]  # noqa: E731
+    samples = lambda evs: [e.text for e in evs if isinstance(e, SampleReady)]
     assert samples(a) == samples(b) and samples(a)
 
 

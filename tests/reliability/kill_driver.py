@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-import torch  # noqa: F401  (imported once here; the forked children inherit it)
+import torch
 from safetensors.numpy import load as load_numpy
 
 from chartui.config import build_configs, load_preset

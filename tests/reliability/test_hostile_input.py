@@ -41,7 +41,7 @@ def test_a_50_mb_corpus_loads_in_seconds_in_bounded_memory(shakespeare_text, tmp
     size = path.stat().st_size
     res = subprocess.run([sys.executable, "-c", BIG, str(path)], capture_output=True, text=True, timeout=3 * PATIENCE)
     assert res.returncode == 0, res.stderr
-    chars, vocab, seconds, peak_mb = res.stdout.split()
+    chars, vocab, _seconds, peak_mb = res.stdout.split()
     assert int(chars) == size and int(vocab) == 75  # it loads: the time is the benchmarks' business
     # one byte per character for the ids, plus the text itself and a few MB of slices
     assert int(peak_mb) < 200 + 4 * size / 1e6, peak_mb

@@ -27,12 +27,12 @@ async def test_resizing_continuously_while_training_and_streaming(small_corpus, 
         await keys(app, "s")
         await until(pilot, lambda: train.history.latest is not None)
         sizes = [(80, 24), (200, 60), (40, 12), (120, 36), (81, 25), (79, 23), (160, 50)]
+        generate = app.query_one(GenerateTab)
         for i in range(60):
             # As a terminal reports a drag: one Resize event after another, no waiting between.
             width, height = sizes[i % len(sizes)]
             app.post_message(events.Resize.from_dimensions((width, height), None))
             if i == 20:  # mid-drag: generate from another run while this one trains
-                generate = app.query_one(GenerateTab)
                 app.open_run(str(tiny_run))
                 await keys(app, "2")
                 await until(pilot, lambda: has_focus(app, generate) and generate.run_choice == str(tiny_run))

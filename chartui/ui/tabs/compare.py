@@ -80,7 +80,7 @@ class CompareTab(ChartuiTab):
         if run in self.charted:
             self.charted.remove(run)
         else:
-            self.charted = (self.charted + [run])[-MAX_CURVES:]
+            self.charted = ([*self.charted, run])[-MAX_CURVES:]
         self._draw()
 
     def action_toggle_series(self) -> None:

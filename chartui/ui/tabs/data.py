@@ -95,7 +95,7 @@ class DataTab(ChartuiTab):
     def _load(self, spec: str) -> None:
         try:
             stats = corpus_stats(load_corpus(spec))
-        except Exception as exc:  # noqa: BLE001 - ChartuiError for bad input, anything else is a bug
+        except Exception as exc:
             self.post_message(self.LoadFailed(str(exc) if isinstance(exc, ChartuiError) else f"could not read the corpus: {exc!r}"))
             return
         self.post_message(self.StatsReady(stats))

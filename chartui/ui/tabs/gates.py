@@ -131,7 +131,7 @@ class GatesTab(ChartuiTab):
                     if worker.is_cancelled:
                         return
                     rankings[(layer, gate)] = rank_units(tr, layer=layer, gate=gate, top=12)
-        except Exception as exc:  # noqa: BLE001 - ChartuiError for bad input, anything else is a bug
+        except Exception as exc:
             self.post_message(self.TraceFailed(str(exc) if isinstance(exc, ChartuiError) else f"tracing failed: {exc!r}"))
             return
         self.post_message(self.TraceReady(tr, rankings, key))

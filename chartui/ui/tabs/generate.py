@@ -291,7 +291,7 @@ class GenerateTab(ChartuiTab):
             for handle, knob in zip(handles, knobs):
                 model, vocab = handle.model()
                 samplers.append(Sampler(model, vocab, prompt=prompt, **knob))
-        except Exception as exc:  # noqa: BLE001 - ChartuiError for bad input, anything else is a bug
+        except Exception as exc:
             self.post_message(self.Failed(str(exc) if isinstance(exc, ChartuiError) else f"generation failed: {exc!r}"))
             self.post_message(self.StreamEnded(generation))
             return

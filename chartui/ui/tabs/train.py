@@ -295,7 +295,7 @@ class TrainTab(ChartuiTab, can_focus=True):
                 trainer = Trainer.resume(resume.path, {**to_dict(model), **to_dict(train)}, extend=True)
             else:
                 trainer = Trainer.new(model, train, preset=preset)
-        except Exception as exc:  # noqa: BLE001 - ChartuiError for bad input, anything else is a bug
+        except Exception as exc:
             self.post_message(self.Failed(str(exc) if isinstance(exc, ChartuiError) else f"could not start training: {exc!r}"))
             self._train_done.set()
             return
@@ -316,7 +316,7 @@ class TrainTab(ChartuiTab, can_focus=True):
                     steps = []
                 if not isinstance(event, StepDone):
                     self.post_message(self.EngineEvent(event))
-        except Exception as exc:  # noqa: BLE001 - ChartuiError, or a bug: say so in the app rather than die silently
+        except Exception as exc:
             self.post_message(self.Failed(str(exc) if isinstance(exc, ChartuiError) else f"training failed unexpectedly: {exc!r}"))
         finally:
             self._train_done.set()

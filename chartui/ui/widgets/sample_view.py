@@ -5,10 +5,10 @@ model gave each character."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 import numpy as np
-
 from textual.content import Content, Span
 from textual.widgets import Static
 
@@ -75,5 +75,5 @@ class SampleView(Static):
             colours = ramp(diverging=False)
             idx = buckets(self.probs, 0.0, 1.0, len(colours))
             cuts = [0, *(np.flatnonzero(np.diff(idx)) + 1).tolist(), len(idx)]
-            spans.extend(Span(len(prefix) + a, len(prefix) + b, colours[idx[a]]) for a, b in zip(cuts, cuts[1:]))
+            spans.extend(Span(len(prefix) + a, len(prefix) + b, colours[idx[a]]) for a, b in itertools.pairwise(cuts))
         self.update(Content(prefix + shown, spans))
