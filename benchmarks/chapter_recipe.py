@@ -68,8 +68,15 @@ class CharRNN(nn.Module):
         return out
 
 
-def train(encoded: torch.Tensor, vocab_size: int, *, seconds: float, seed: int = 42,
-          marks: tuple[float, ...] = (), at_mark: Callable[[float, CharRNN], None] | None = None) -> dict:
+def train(
+    encoded: torch.Tensor,
+    vocab_size: int,
+    *,
+    seconds: float,
+    seed: int = 42,
+    marks: tuple[float, ...] = (),
+    at_mark: Callable[[float, CharRNN], None] | None = None,
+) -> dict:
     """Train the chapter's LSTM for ``seconds`` of wall clock; ``at_mark(t, model)`` runs at each
     mark, off the clock. Returns chars/s over the training time."""
     torch.manual_seed(seed)

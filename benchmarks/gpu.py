@@ -30,8 +30,10 @@ def main() -> None:
     from chartui.engine.events import EvalDone, Finished
     from chartui.engine.train import Trainer
 
-    model, train = build_configs(load_preset(args.preset), {"corpus": corpus_path(args.corpus), "max_seconds": args.seconds,
-                                                           "eval_seconds": 10.0, "device": "cuda"})
+    model, train = build_configs(
+        load_preset(args.preset),
+        {"corpus": corpus_path(args.corpus), "max_seconds": args.seconds, "eval_seconds": 10.0, "device": "cuda"},
+    )
     trainer = Trainer.new(model, train, run=Path(os.environ["CHARTUI_HOME"]) / "gpu-bench", preset=args.preset)
     evals, reached = [], None
     for event in trainer:
@@ -41,9 +43,20 @@ def main() -> None:
             if reached is None and event.val_loss <= args.target:
                 reached = round(event.elapsed, 1)
         if isinstance(event, Finished):
-            emit({"benchmark": "gpu", "machine": machine(), "preset": args.preset, "params": trainer.params["total"],
-                  "seconds_to_target": reached, "target": args.target, "best_val_loss": event.best_val_loss,
-                  "chars_per_s": round(event.chars_per_s), "steps": event.steps, "evals": evals})
+            emit(
+                {
+                    "benchmark": "gpu",
+                    "machine": machine(),
+                    "preset": args.preset,
+                    "params": trainer.params["total"],
+                    "seconds_to_target": reached,
+                    "target": args.target,
+                    "best_val_loss": event.best_val_loss,
+                    "chars_per_s": round(event.chars_per_s),
+                    "steps": event.steps,
+                    "evals": evals,
+                }
+            )
 
 
 if __name__ == "__main__":

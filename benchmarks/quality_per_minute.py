@@ -34,8 +34,14 @@ def chartui_run(preset: str, corpus: str, seconds: float, root: Path) -> dict:
         if isinstance(event, EvalDone):
             evals.append([round(event.elapsed, 1), round(event.val_loss, 4)])
         if isinstance(event, Finished):
-            return {"val_loss": event.val_loss, "best_val_loss": event.best_val_loss, "steps": event.steps,
-                    "chars_per_s": round(event.chars_per_s), "elapsed": round(event.elapsed, 1), "evals": evals}
+            return {
+                "val_loss": event.val_loss,
+                "best_val_loss": event.best_val_loss,
+                "steps": event.steps,
+                "chars_per_s": round(event.chars_per_s),
+                "elapsed": round(event.elapsed, 1),
+                "evals": evals,
+            }
     raise RuntimeError("no Finished event")
 
 
@@ -55,8 +61,9 @@ def chapter_run(corpus: str, budgets: list[float]) -> dict:
         marks[int(t)] = evaluate_ids(model, val_ids).loss
         log(f"chapter recipe at {t:.0f}s: val {marks[int(t)]:.4f}")
 
-    result = chapter.train(torch.from_numpy(train_ids.astype("int64")), c.vocab.size, seconds=max(budgets),
-                           marks=tuple(budgets), at_mark=at_mark)
+    result = chapter.train(
+        torch.from_numpy(train_ids.astype("int64")), c.vocab.size, seconds=max(budgets), marks=tuple(budgets), at_mark=at_mark
+    )
     return {"val_loss_at": marks, "chars_per_s": round(result["chars_per_s"]), "steps": result["steps"]}
 
 

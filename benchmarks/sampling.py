@@ -46,8 +46,14 @@ def main() -> None:
         torch.manual_seed(0)
         theirs = chapter.CharRNN(vocab.size, embed, hidden, "lstm")
         ours = CharModel(ModelConfig(arch="lstm", embed=embed, hidden=hidden), vocab.size)
-        ours.load_state_dict({"embedding.weight": theirs.embedding.weight, "head.weight": theirs.fc.weight, "head.bias": theirs.fc.bias,
-                              **{f"rnn.{k}": v for k, v in theirs.rnn.state_dict().items()}})
+        ours.load_state_dict(
+            {
+                "embedding.weight": theirs.embedding.weight,
+                "head.weight": theirs.fc.weight,
+                "head.bias": theirs.fc.bias,
+                **{f"rnn.{k}": v for k, v in theirs.rnn.state_dict().items()},
+            }
+        )
         prompt = vocab.encode("ROMEO:\n").tolist()
 
         # Each function is timed within this iteration; default arguments pin this iteration's models.
@@ -71,8 +77,12 @@ def main() -> None:
         theirs_rate = median(timed(chapter_gen, max(2, args.repeats // 2)))
         single_rate = median(timed(single, args.repeats))
         batch_rate = median(timed(batched, max(2, args.repeats // 2)))
-        results[name] = {"chapter_generate_chars_per_s": round(theirs_rate), "chartui_stream_chars_per_s": round(single_rate),
-                         "speedup": round(single_rate / theirs_rate, 2), f"chartui_batch{args.batch}_chars_per_s": round(batch_rate)}
+        results[name] = {
+            "chapter_generate_chars_per_s": round(theirs_rate),
+            "chartui_stream_chars_per_s": round(single_rate),
+            "speedup": round(single_rate / theirs_rate, 2),
+            f"chartui_batch{args.batch}_chars_per_s": round(batch_rate),
+        }
         log(name, results[name])
     emit({"benchmark": "sampling", "machine": machine(), "chars": args.chars, "results": results})
 

@@ -57,12 +57,27 @@ def main() -> None:
         session.close()
     rss = [s["rss_mb"] for s in samples]
     latencies.sort()
-    emit({"benchmark": "soak", "machine": machine(), "preset": args.preset, "minutes": args.minutes,
-          "rss_mb": {"first": rss[0], "after_5_min": next((s["rss_mb"] for s in samples if s["minute"] >= 5), rss[-1]),
-                     "last": rss[-1], "max": max(rss)},
-          "key_latency_ms": {"n": len(latencies), "median": round(median(latencies) * 1000, 1),
-                             "p95": round(latencies[int(0.95 * (len(latencies) - 1))] * 1000, 1)},
-          "quit_seconds": round(exit_seconds, 2), "samples": samples})
+    emit(
+        {
+            "benchmark": "soak",
+            "machine": machine(),
+            "preset": args.preset,
+            "minutes": args.minutes,
+            "rss_mb": {
+                "first": rss[0],
+                "after_5_min": next((s["rss_mb"] for s in samples if s["minute"] >= 5), rss[-1]),
+                "last": rss[-1],
+                "max": max(rss),
+            },
+            "key_latency_ms": {
+                "n": len(latencies),
+                "median": round(median(latencies) * 1000, 1),
+                "p95": round(latencies[int(0.95 * (len(latencies) - 1))] * 1000, 1),
+            },
+            "quit_seconds": round(exit_seconds, 2),
+            "samples": samples,
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -38,9 +38,18 @@ def main() -> None:
         finally:
             session.close()
         time.sleep(0.3)
-    emit({"benchmark": "startup", "machine": machine(), "help_seconds": [round(t, 3) for t in help_times],
-          "help_median": round(median(help_times), 3), "first_frame_seconds": [round(t, 3) for t in frame_times],
-          "first_frame_median": round(median(frame_times), 3), "runs": args.runs, "home": os.path.basename(home)})
+    emit(
+        {
+            "benchmark": "startup",
+            "machine": machine(),
+            "help_seconds": [round(t, 3) for t in help_times],
+            "help_median": round(median(help_times), 3),
+            "first_frame_seconds": [round(t, 3) for t in frame_times],
+            "first_frame_median": round(median(frame_times), 3),
+            "runs": args.runs,
+            "home": os.path.basename(home),
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -25,8 +25,17 @@ def chartui_round(corpus, seconds: float, root: Path, i: int) -> float:
 
     # The chapter's recipe has no evaluation, samples or checkpoints inside its loop: leave
     # ours to the end too (the throughput figure excludes them either way).
-    model, train = build_configs(load_preset("seed"), {"corpus": corpus.name, "max_seconds": seconds, "eval_seconds": 0.0,
-                                                       "sample_epochs": [], "checkpoint_seconds": 1e9, "val_fraction": 0.1})
+    model, train = build_configs(
+        load_preset("seed"),
+        {
+            "corpus": corpus.name,
+            "max_seconds": seconds,
+            "eval_seconds": 0.0,
+            "sample_epochs": [],
+            "checkpoint_seconds": 1e9,
+            "val_fraction": 0.1,
+        },
+    )
     trainer = Trainer.new(model, train, run=root / f"seed-{i}", corpus=corpus)
     for event in trainer:
         if isinstance(event, Finished):
@@ -59,10 +68,18 @@ def main() -> None:
         theirs.append(chapter_round(train_ids, corpus.vocab.size, args.seconds))
         ours.append(chartui_round(corpus, args.seconds, root, i))
         log(f"round {i}: chapter {theirs[-1]:,.0f} chars/s, chartui {ours[-1]:,.0f} chars/s")
-    emit({"benchmark": "throughput", "model": "chapter LSTM (embed 32, hidden 128, seq 50, batch 64, Adam 3e-3)",
-          "machine": machine(), "chapter_chars_per_s": [round(x) for x in theirs], "chartui_chars_per_s": [round(x) for x in ours],
-          "chapter_median": round(median(theirs)), "chartui_median": round(median(ours)),
-          "ratio": round(median(ours) / median(theirs), 3)})
+    emit(
+        {
+            "benchmark": "throughput",
+            "model": "chapter LSTM (embed 32, hidden 128, seq 50, batch 64, Adam 3e-3)",
+            "machine": machine(),
+            "chapter_chars_per_s": [round(x) for x in theirs],
+            "chartui_chars_per_s": [round(x) for x in ours],
+            "chapter_median": round(median(theirs)),
+            "chartui_median": round(median(ours)),
+            "ratio": round(median(ours) / median(theirs), 3),
+        }
+    )
 
 
 if __name__ == "__main__":

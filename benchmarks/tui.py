@@ -34,8 +34,12 @@ def finished_record(run: Path) -> dict:
 
 def headless_round(exe: str, corpus: str, preset: Path, home: Path, i: int) -> float:
     run = home / f"headless-{i}"
-    subprocess.run([exe, "train", "--corpus", corpus, "--preset", str(preset), "--run", str(run), "--json"],
-                   env={**os.environ, "CHARTUI_HOME": str(home)}, capture_output=True, check=True)
+    subprocess.run(
+        [exe, "train", "--corpus", corpus, "--preset", str(preset), "--run", str(run), "--json"],
+        env={**os.environ, "CHARTUI_HOME": str(home)},
+        capture_output=True,
+        check=True,
+    )
     return finished_record(run)["chars_per_s"]
 
 
@@ -55,8 +59,11 @@ def app_round(exe: str, corpus: str, preset: Path, home: Path, interval: float, 
             key, temperature = ("+", 0.9) if temperature == 0.8 else ("-", 0.8)
             latencies.append(session.key_latency(key, rf"T {temperature:.2f}"))
             time.sleep(interval)
-            done = [r for r in set(runs.iterdir()) - before
-                    if (r / "metrics.jsonl").is_file() and '"finished"' in (r / "metrics.jsonl").read_text()[-2000:]]
+            done = [
+                r
+                for r in set(runs.iterdir()) - before
+                if (r / "metrics.jsonl").is_file() and '"finished"' in (r / "metrics.jsonl").read_text()[-2000:]
+            ]
             if done:
                 rate = finished_record(done[0])["chars_per_s"]
                 break
@@ -83,15 +90,30 @@ def main() -> None:
     for i in range(args.rounds):
         headless.append(headless_round(exe, corpus, preset, home, i))
         in_app.append(app_round(exe, corpus, preset, home, args.interval, latencies))
-        log(f"round {i}: headless {headless[-1]:,.0f} chars/s, in the app {in_app[-1]:,.0f} chars/s, "
-            f"latency median {median(latencies) * 1000:.0f} ms")
+        log(
+            f"round {i}: headless {headless[-1]:,.0f} chars/s, in the app {in_app[-1]:,.0f} chars/s, "
+            f"latency median {median(latencies) * 1000:.0f} ms"
+        )
     latencies.sort()
     p95 = latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))]
-    emit({"benchmark": "tui", "machine": machine(), "preset": args.preset, "seconds": args.seconds, "rounds": args.rounds,
-          "key_latency_ms": {"n": len(latencies), "median": round(median(latencies) * 1000, 1), "p95": round(p95 * 1000, 1),
-                             "max": round(latencies[-1] * 1000, 1)},
-          "headless_chars_per_s": [round(x) for x in headless], "in_app_chars_per_s": [round(x) for x in in_app],
-          "ratio": round(median(in_app) / median(headless), 3)})
+    emit(
+        {
+            "benchmark": "tui",
+            "machine": machine(),
+            "preset": args.preset,
+            "seconds": args.seconds,
+            "rounds": args.rounds,
+            "key_latency_ms": {
+                "n": len(latencies),
+                "median": round(median(latencies) * 1000, 1),
+                "p95": round(p95 * 1000, 1),
+                "max": round(latencies[-1] * 1000, 1),
+            },
+            "headless_chars_per_s": [round(x) for x in headless],
+            "in_app_chars_per_s": [round(x) for x in in_app],
+            "ratio": round(median(in_app) / median(headless), 3),
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -191,7 +191,12 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         _check(isinstance(self.corpus, str) and self.corpus != "", "corpus", "a corpus name or a path", self.corpus)
-        _check(_is_number(self.val_fraction) and 0 <= self.val_fraction <= 0.5, "val_fraction", "between 0 and 0.5", self.val_fraction)
+        _check(
+            _is_number(self.val_fraction) and 0 <= self.val_fraction <= 0.5,
+            "val_fraction",
+            "between 0 and 0.5",
+            self.val_fraction,
+        )
         if self.batching not in BATCHING:
             raise ConfigError(f"unknown batching {self.batching!r}; choose one of {', '.join(BATCHING)}")
         if self.schedule not in SCHEDULES:
@@ -203,7 +208,9 @@ class TrainConfig:
         _check(_is_number(self.lr) and math.isfinite(self.lr) and self.lr > 0, "lr", "greater than 0", self.lr)
         for name in ("warmup_steps", "eval_interval", "sample_interval", "threads"):
             value = getattr(self, name)
-            _check(isinstance(value, int) and not isinstance(value, bool) and value >= 0, name, "a whole number of at least 0", value)
+            _check(
+                isinstance(value, int) and not isinstance(value, bool) and value >= 0, name, "a whole number of at least 0", value
+            )
         for name in ("min_lr_ratio",):
             value = getattr(self, name)
             _check(_is_number(value) and 0 <= value <= 1, name, "between 0 and 1", value)
@@ -213,12 +220,29 @@ class TrainConfig:
         for name in ("weight_decay", "grad_clip", "eval_seconds", "sample_seconds", "checkpoint_seconds"):
             value = getattr(self, name)
             _check(_is_number(value) and math.isfinite(value) and value >= 0, name, "at least 0", value)
-        _check(_is_number(self.sample_temperature) and self.sample_temperature >= 0, "sample_temperature", "at least 0", self.sample_temperature)
-        _check(isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0, "seed", "a whole number of at least 0", self.seed)
-        _check(isinstance(self.sample_prompt, str) and self.sample_prompt != "", "sample_prompt", "a non-empty string", self.sample_prompt)
+        _check(
+            _is_number(self.sample_temperature) and self.sample_temperature >= 0,
+            "sample_temperature",
+            "at least 0",
+            self.sample_temperature,
+        )
+        _check(
+            isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0,
+            "seed",
+            "a whole number of at least 0",
+            self.seed,
+        )
+        _check(
+            isinstance(self.sample_prompt, str) and self.sample_prompt != "",
+            "sample_prompt",
+            "a non-empty string",
+            self.sample_prompt,
+        )
         _check(
             isinstance(self.sample_epochs, list) and all(isinstance(e, int) and e >= 1 for e in self.sample_epochs),
-            "sample_epochs", "a list of epoch numbers of at least 1", self.sample_epochs,
+            "sample_epochs",
+            "a list of epoch numbers of at least 1",
+            self.sample_epochs,
         )
         _optional_positive(self, "epochs")
         _optional_positive(self, "max_seconds")
@@ -261,7 +285,12 @@ class SampleConfig:
         check_sampling(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
         if self.length is not None:
             _positive_int(self, "length")
-        _check(isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0, "seed", "a whole number of at least 0", self.seed)
+        _check(
+            isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0,
+            "seed",
+            "a whole number of at least 0",
+            self.seed,
+        )
         _check(isinstance(self.prompt, str), "prompt", "text", self.prompt)
 
 
@@ -269,7 +298,9 @@ def check_sampling(*, temperature: float, top_k: int | None, top_p: float | None
     """Raise ConfigError unless the sampling knobs are in range (shared with the TUI's keys)."""
     _check(_is_number(temperature) and math.isfinite(temperature) and temperature >= 0, "temperature", "at least 0", temperature)
     if top_k is not None:
-        _check(isinstance(top_k, int) and not isinstance(top_k, bool) and top_k >= 1, "top_k", "a whole number of at least 1", top_k)
+        _check(
+            isinstance(top_k, int) and not isinstance(top_k, bool) and top_k >= 1, "top_k", "a whole number of at least 1", top_k
+        )
     if top_p is not None:
         _check(_is_number(top_p) and 0 < top_p <= 1, "top_p", "greater than 0 and at most 1", top_p)
 
@@ -326,7 +357,9 @@ def load_preset(name_or_path: str) -> Preset:
         bad = set(section) - known
         if bad:
             raise ConfigError(f"preset {label}: unknown setting {sorted(bad)[0]!r}")
-    return Preset(Path(label).stem if label.endswith(".toml") else label, str(table.get("description", "")), dict(model), dict(train))
+    return Preset(
+        Path(label).stem if label.endswith(".toml") else label, str(table.get("description", "")), dict(model), dict(train)
+    )
 
 
 def _coerce(cls: type, values: dict[str, Any]) -> dict[str, Any]:
@@ -346,7 +379,9 @@ def build_configs(preset: Preset, overrides: dict[str, Any] | None = None) -> tu
     return apply_overrides(preset.model, preset.train, overrides)
 
 
-def apply_overrides(model: dict[str, Any], train: dict[str, Any], overrides: dict[str, Any] | None = None) -> tuple[ModelConfig, TrainConfig]:
+def apply_overrides(
+    model: dict[str, Any], train: dict[str, Any], overrides: dict[str, Any] | None = None
+) -> tuple[ModelConfig, TrainConfig]:
     """Configs from base values (a preset's tables, or a saved run's settings) with the given
     overrides on top (None means "not given").
 
@@ -415,8 +450,13 @@ def field_docs(cls: type) -> dict[str, str]:
     body = next(node.body for node in tree.body if isinstance(node, ast.ClassDef) and node.name == cls.__name__)
     docs = {}
     for node, after in itertools.pairwise(body):
-        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(after, ast.Expr)
-                and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str)):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(after, ast.Expr)
+            and isinstance(after.value, ast.Constant)
+            and isinstance(after.value.value, str)
+        ):
             docs[node.target.id] = " ".join(after.value.value.replace("``", "").split())
     return docs
 

@@ -43,8 +43,10 @@ def finished_word(reason: str | None) -> str:
 
 def params_parts(params: dict[str, int]) -> tuple[str, str]:
     """(``93,409 params``, ``embedding 2,080, recurrent 83,968, head 8,385``)."""
-    return (f"{params['total']:,} params",
-            f"embedding {params['embedding']:,}, recurrent {params['recurrent']:,}, head {params['head']:,}")
+    return (
+        f"{params['total']:,} params",
+        f"embedding {params['embedding']:,}, recurrent {params['recurrent']:,}, head {params['head']:,}",
+    )
 
 
 def params_line(params: dict[str, int]) -> str:

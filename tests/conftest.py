@@ -65,8 +65,17 @@ def small_corpus(shakespeare_text, tmp_path_factory) -> Path:
 
 # --- tiny runs --------------------------------------------------------------------------------
 
-TINY = {"arch": "lstm", "layers": 1, "embed": 8, "hidden": 16, "seq_len": 16, "batch_size": 8, "lr": 0.01,
-        "eval_seconds": 0.0, "checkpoint_seconds": 3600.0}
+TINY = {
+    "arch": "lstm",
+    "layers": 1,
+    "embed": 8,
+    "hidden": 16,
+    "seq_len": 16,
+    "batch_size": 8,
+    "lr": 0.01,
+    "eval_seconds": 0.0,
+    "checkpoint_seconds": 3600.0,
+}
 TINY_FLAGS = ["--preset", "seed", "--hidden", "16", "--embed", "8", "--seq-len", "16", "--batch-size", "8", "--lr", "0.01"]
 
 
@@ -114,7 +123,9 @@ def exe() -> str:
     return found
 
 
-def chartui(*args: str, env: dict | None = None, timeout: float = PATIENCE, input: str | None = None) -> subprocess.CompletedProcess:
+def chartui(
+    *args: str, env: dict | None = None, timeout: float = PATIENCE, input: str | None = None
+) -> subprocess.CompletedProcess:
     """Run the real ``chartui`` executable to the end."""
     full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120", **(env or {})}
     return subprocess.run([exe(), *args], capture_output=True, text=True, timeout=timeout, env=full_env, input=input)
@@ -194,8 +205,18 @@ def tmux(tmp_path) -> Iterator[Callable[..., Tmux]]:
         sessions.append(session)
         extra = [arg for key, value in {"TERM": "screen-256color", **(env or {})}.items() for arg in ("-e", f"{key}={value}")]
         # COLUMNS and LINES, if the tmux server inherited them, would override the pane's size.
-        session.run("new-session", "-d", "-s", session.name, "-x", str(size[0]), "-y", str(size[1]), *extra,
-                    f"env -u COLUMNS -u LINES {command}")
+        session.run(
+            "new-session",
+            "-d",
+            "-s",
+            session.name,
+            "-x",
+            str(size[0]),
+            "-y",
+            str(size[1]),
+            *extra,
+            f"env -u COLUMNS -u LINES {command}",
+        )
         return session
 
     yield start
@@ -254,7 +275,9 @@ async def until(pilot, condition: Callable[[], bool], timeout: float = PATIENCE)
     while not condition():
         if time.monotonic() > deadline:
             code = condition.__code__
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for the condition at {Path(code.co_filename).name}:{code.co_firstlineno}")
+            raise AssertionError(
+                f"timed out after {timeout:.0f} s waiting for the condition at {Path(code.co_filename).name}:{code.co_firstlineno}"
+            )
         await pilot.pause(0.02)
 
 

@@ -22,8 +22,20 @@ def _lines(out: str) -> list[dict]:
 @pytest.fixture(scope="module")
 def cli_run(small_corpus, tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("cli") / "run"
-    res = chartui("train", "--corpus", str(small_corpus), *TINY_FLAGS, "--max-steps", "40", "--eval-interval", "20",
-                  "--run", str(run), "--json", env={"CHARTUI_HOME": str(run.parent / "home")})
+    res = chartui(
+        "train",
+        "--corpus",
+        str(small_corpus),
+        *TINY_FLAGS,
+        "--max-steps",
+        "40",
+        "--eval-interval",
+        "20",
+        "--run",
+        str(run),
+        "--json",
+        env={"CHARTUI_HOME": str(run.parent / "home")},
+    )
     assert res.returncode == 0, res.stderr
     return run
 
@@ -103,7 +115,10 @@ def test_sample_streams_and_repeats_with_a_seed(cli_run):
     data = json.loads(_ok("sample", str(cli_run), "--length", "30", "--json", "--top-k", "5", "--top-p", "0.9"))
     assert len(data["text"]) == len(data["probs"]) == 30 and all(0 < p <= 1 for p in data["probs"])
     greedy = json.loads(_ok("sample", str(cli_run), "--length", "30", "--json", "--temperature", "0"))
-    assert greedy["text"] == json.loads(_ok("sample", str(cli_run), "--length", "30", "--json", "--temperature", "0", "--seed", "9"))["text"]
+    assert (
+        greedy["text"]
+        == json.loads(_ok("sample", str(cli_run), "--length", "30", "--json", "--temperature", "0", "--seed", "9"))["text"]
+    )
     batch = json.loads(_ok("sample", str(cli_run), "--length", "20", "--num-samples", "3", "--json"))
     assert len(batch["samples"]) == 3 and all(len(s["text"]) == 20 for s in batch["samples"])
 
@@ -111,7 +126,9 @@ def test_sample_streams_and_repeats_with_a_seed(cli_run):
 def test_gates_json_and_text(cli_run):
     text = "ROMEO:\nBut, soft! what light?\n"
     data = json.loads(_ok("gates", str(cli_run), "--text", text, "--json"))
-    assert data["text"] == text and data["gate"] == "cell" and set(data["gates"]) >= {"input", "forget", "output", "cell", "hidden"}
+    assert (
+        data["text"] == text and data["gate"] == "cell" and set(data["gates"]) >= {"input", "forget", "output", "cell", "hidden"}
+    )
     assert len(data["gates"]["forget"]) == len(text) and len(data["gates"]["forget"][0]) == 16
     assert data["ranking"] and len(data["next"]) == len(text) and len(data["next"][0]) == 5
     plain = _ok("gates", str(cli_run), "--text", text, "--gate", "forget", "--units", "4")
@@ -129,15 +146,38 @@ def test_train_help_documents_every_setting_from_its_config_field():
 
 
 def test_compare_trains_each_architecture(small_corpus, tmp_path):
-    res = chartui("compare", "--archs", "rnn,gru", "--corpus", str(small_corpus), *TINY_FLAGS[2:], "--max-steps", "10",
-                  "--run", str(tmp_path / "cmp"), "--json", "--prompt", "ROMEO:")
+    res = chartui(
+        "compare",
+        "--archs",
+        "rnn,gru",
+        "--corpus",
+        str(small_corpus),
+        *TINY_FLAGS[2:],
+        "--max-steps",
+        "10",
+        "--run",
+        str(tmp_path / "cmp"),
+        "--json",
+        "--prompt",
+        "ROMEO:",
+    )
     assert res.returncode == 0, res.stderr
     data = json.loads(res.stdout)
     assert [r["arch"] for r in data["results"]] == ["rnn", "gru"]
     for r in data["results"]:
         assert r["params"] > 0 and r["val_loss"] > 0 and r["chars_per_s"] > 0 and len(r["sample"]) == 200
-    table = chartui("compare", "--archs", "lstm", "--corpus", str(small_corpus), *TINY_FLAGS[2:], "--max-steps", "5",
-                    "--run", str(tmp_path / "cmp2"))
+    table = chartui(
+        "compare",
+        "--archs",
+        "lstm",
+        "--corpus",
+        str(small_corpus),
+        *TINY_FLAGS[2:],
+        "--max-steps",
+        "5",
+        "--run",
+        str(tmp_path / "cmp2"),
+    )
     assert "perplexity" in table.stdout and "LSTM" in table.stdout
 
 
@@ -145,7 +185,10 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes(small_corpus, tmp_path):
     run = tmp_path / "run"
     proc = subprocess.Popen(
         [exe(), "train", "--corpus", str(small_corpus), *TINY_FLAGS, "--max-seconds", "600", "--run", str(run), "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "NO_COLOR": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
     )
     for line in proc.stdout:
         if '"event": "step"' in line and json.loads(line)["step"] >= 20:

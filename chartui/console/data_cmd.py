@@ -46,11 +46,18 @@ def render_stats(stats: dict, *, plain: bool) -> None:
     for row in stats["top"]:
         style = WHITESPACE_STYLE if row["whitespace"] else BAR_STYLE
         label = Text(printable(row["label"]), style=WHITESPACE_STYLE if row["whitespace"] else "")
-        table.add_row(label, Text(bar(row["share"] / peak, 40, ascii_only=plain), style=style),
-                      f"{row['count']:,}", f"{row['share'] * 100:.1f}%")
+        table.add_row(
+            label,
+            Text(bar(row["share"] / peak, 40, ascii_only=plain), style=style),
+            f"{row['count']:,}",
+            f"{row['share'] * 100:.1f}%",
+        )
     console.print(table)
     console.print()
-    console.print(Text.assemble(
-        "Whitespace: ", (f"{stats['whitespace_share'] * 100:.1f}%", WHITESPACE_STYLE),
-        f" of all characters (space + newline {stats['space_newline_share'] * 100:.1f}%)",
-    ))
+    console.print(
+        Text.assemble(
+            "Whitespace: ",
+            (f"{stats['whitespace_share'] * 100:.1f}%", WHITESPACE_STYLE),
+            f" of all characters (space + newline {stats['space_newline_share'] * 100:.1f}%)",
+        )
+    )

@@ -32,8 +32,14 @@ def run(args: argparse.Namespace) -> int:
         ids, skipped, unknown = validation_ids(info), 0, []
         source = f"{info.train.corpus} (validation split, last {info.train.val_fraction:.0%})"
     result = evaluate_ids(loaded.model, ids, device=device, autocast_dtype=autocast_dtype(device), skipped=skipped)
-    report = {**result.to_dict(), "run": str(loaded.path.parent), "checkpoint": loaded.path.name,
-              "step": loaded.progress.step, "source": source, "unknown_chars": unknown}
+    report = {
+        **result.to_dict(),
+        "run": str(loaded.path.parent),
+        "checkpoint": loaded.path.name,
+        "step": loaded.progress.step,
+        "source": source,
+        "unknown_chars": unknown,
+    }
     if args.json:
         print_json(report)
         return 0
@@ -42,5 +48,9 @@ def run(args: argparse.Namespace) -> int:
     out.print(f"  loss        {result.loss:.4f} nats/char")
     out.print(f"  bits/char   {result.bits_per_char:.4f}")
     out.print(f"  perplexity  {result.perplexity:.3f}" if result.perplexity is not None else "  perplexity  -")
-    out.print(f"  characters  {result.chars:,} predicted" + (f", {skipped:,} skipped (not in the vocabulary: {describe_chars(unknown)})" if skipped else ""), markup=False)
+    out.print(
+        f"  characters  {result.chars:,} predicted"
+        + (f", {skipped:,} skipped (not in the vocabulary: {describe_chars(unknown)})" if skipped else ""),
+        markup=False,
+    )
     return 0

@@ -33,12 +33,17 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= unit < tr.hidden:
         raise ConfigError(f"--unit must be between 0 and {tr.hidden - 1} for this model (got {unit})")
     if args.json:
-        print_json({
-            **tr.to_dict(args.layer), "run": str(loaded.path.parent), "gate": gate, "unit": unit,
-            "range": list(tr.value_range(args.layer, gate, unit)),
-            "ranking": [r.to_dict() for r in ranking],
-            "next": [[[c, round(p, 5)] for c, p in tr.top_next(t)] for t in range(len(text))],
-        })
+        print_json(
+            {
+                **tr.to_dict(args.layer),
+                "run": str(loaded.path.parent),
+                "gate": gate,
+                "unit": unit,
+                "range": list(tr.value_range(args.layer, gate, unit)),
+                "ranking": [r.to_dict() for r in ranking],
+                "next": [[[c, round(p, 5)] for c, p in tr.top_next(t)] for t in range(len(text))],
+            }
+        )
         return 0
     lo, hi = tr.value_range(args.layer, gate, unit)
     diverging = lo < 0

@@ -20,8 +20,16 @@ def run(args: argparse.Namespace) -> int:
         table.add_column(col, overflow="fold")
     for p in presets:
         m, t = build_configs(p)
-        budget = ", ".join(f"{k.replace('max_', '')} {v:g}" for k, v in (("epochs", t.epochs), ("max_steps", t.max_steps), ("max_seconds", t.max_seconds)) if v)
-        table.add_row(p.name, f"{m.label} (embed {m.embed})",
-                      f"{t.batching}, seq {t.seq_len}, batch {t.batch_size}, lr {t.lr:g}; {budget}", p.description)
+        budget = ", ".join(
+            f"{k.replace('max_', '')} {v:g}"
+            for k, v in (("epochs", t.epochs), ("max_steps", t.max_steps), ("max_seconds", t.max_seconds))
+            if v
+        )
+        table.add_row(
+            p.name,
+            f"{m.label} (embed {m.embed})",
+            f"{t.batching}, seq {t.seq_len}, batch {t.batch_size}, lr {t.lr:g}; {budget}",
+            p.description,
+        )
     stdout_console().print(table)
     return 0

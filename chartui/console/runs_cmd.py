@@ -29,8 +29,18 @@ def run(args: argparse.Namespace) -> int:
     for r in runs:
         info, p = r.info, r.progress
         name = str(r.path).removeprefix(str(runs_dir()) + "/")
-        table.add_row(name, r.label, fmt_int(info.params["total"] if info else None), Path(info.corpus.name).name if info else "-",
-                      fmt_int(p.step), fmt_loss(p.val_loss), fmt_loss(p.best_val_loss), fmt_rate(p.chars_per_s),
-                      fmt_duration(p.elapsed), r.status, time.strftime("%Y-%m-%d %H:%M", time.localtime(r.updated)))
+        table.add_row(
+            name,
+            r.label,
+            fmt_int(info.params["total"] if info else None),
+            Path(info.corpus.name).name if info else "-",
+            fmt_int(p.step),
+            fmt_loss(p.val_loss),
+            fmt_loss(p.best_val_loss),
+            fmt_rate(p.chars_per_s),
+            fmt_duration(p.elapsed),
+            r.status,
+            time.strftime("%Y-%m-%d %H:%M", time.localtime(r.updated)),
+        )
     console.print(table)
     return 0

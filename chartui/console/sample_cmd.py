@@ -22,11 +22,20 @@ def run(args: argparse.Namespace) -> int:
     if args.forever and (args.json or args.num_samples > 1):
         raise ConfigError("--forever streams one sample until Ctrl-C; drop --json and --num-samples")
     # The knobs' checks, before any model is loaded.
-    SampleConfig(prompt=args.prompt, length=args.length, temperature=args.temperature, top_k=args.top_k,
-                 top_p=args.top_p, seed=args.seed)
+    SampleConfig(
+        prompt=args.prompt, length=args.length, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed
+    )
     loaded = open_model(args.run, args.checkpoint)
-    sampler = Sampler(loaded.model, loaded.vocab, prompt=args.prompt, temperature=args.temperature, top_k=args.top_k,
-                      top_p=args.top_p, seed=args.seed, num_samples=args.num_samples)
+    sampler = Sampler(
+        loaded.model,
+        loaded.vocab,
+        prompt=args.prompt,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        seed=args.seed,
+        num_samples=args.num_samples,
+    )
     length = None if args.forever else args.length
     if args.num_samples > 1:
         return _batch(args, sampler, length or args.length, loaded)
@@ -34,12 +43,22 @@ def run(args: argparse.Namespace) -> int:
         start = time.perf_counter()
         tokens = list(sampler.tokens(length))
         seconds = time.perf_counter() - start
-        print_json({
-            "run": str(loaded.path.parent), "checkpoint": loaded.path.name, "step": loaded.progress.step,
-            "prompt": args.prompt, "text": "".join(t.char for t in tokens), "probs": [round(t.prob, 6) for t in tokens],
-            "temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p, "seed": args.seed,
-            "length": len(tokens), "chars_per_s": len(tokens) / seconds if seconds > 0 else None,
-        })
+        print_json(
+            {
+                "run": str(loaded.path.parent),
+                "checkpoint": loaded.path.name,
+                "step": loaded.progress.step,
+                "prompt": args.prompt,
+                "text": "".join(t.char for t in tokens),
+                "probs": [round(t.prob, 6) for t in tokens],
+                "temperature": args.temperature,
+                "top_k": args.top_k,
+                "top_p": args.top_p,
+                "seed": args.seed,
+                "length": len(tokens),
+                "chars_per_s": len(tokens) / seconds if seconds > 0 else None,
+            }
+        )
         return 0
     return _stream(args, sampler, length)
 
@@ -92,12 +111,19 @@ def _batch(args: argparse.Namespace, sampler: Sampler, length: int, loaded: Load
     seconds = time.perf_counter() - start
     texts = ["".join(t.char for t in col) for col in columns]
     if args.json:
-        print_json({
-            "run": str(loaded.path.parent), "checkpoint": loaded.path.name, "prompt": args.prompt,
-            "samples": [{"text": text, "probs": [round(t.prob, 6) for t in col]} for text, col in zip(texts, columns)],
-            "temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p, "seed": args.seed,
-            "chars_per_s": length * args.num_samples / seconds if seconds > 0 else None,
-        })
+        print_json(
+            {
+                "run": str(loaded.path.parent),
+                "checkpoint": loaded.path.name,
+                "prompt": args.prompt,
+                "samples": [{"text": text, "probs": [round(t.prob, 6) for t in col]} for text, col in zip(texts, columns)],
+                "temperature": args.temperature,
+                "top_k": args.top_k,
+                "top_p": args.top_p,
+                "seed": args.seed,
+                "chars_per_s": length * args.num_samples / seconds if seconds > 0 else None,
+            }
+        )
         return 0
     console = stdout_console()
     for i, (text, col) in enumerate(zip(texts, columns), 1):

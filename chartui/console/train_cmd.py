@@ -32,7 +32,9 @@ def run(args: argparse.Namespace) -> int:
     overrides = overrides_from(args)
     if args.resume:
         if args.preset or args.run:
-            raise ConfigError("--resume continues a run as it was trained; drop --preset and --run (budget and rate flags may change)")
+            raise ConfigError(
+                "--resume continues a run as it was trained; drop --preset and --run (budget and rate flags may change)"
+            )
         trainer = Trainer.resume(args.resume, overrides)
     else:
         preset = load_preset(args.preset or DEFAULT_PRESET)
@@ -53,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _next_steps(finished: Finished) -> str:
     if finished.reason == "budget":
-        return f"next: chartui sample {finished.run}   chartui eval {finished.run}   chartui gates {finished.run} --text \"...\""
+        return f'next: chartui sample {finished.run}   chartui eval {finished.run}   chartui gates {finished.run} --text "..."'
     if finished.reason == "stopped":
         return f"resume with: chartui train --resume {finished.run}"
     return ""
@@ -61,17 +63,21 @@ def _next_steps(finished: Finished) -> str:
 
 def _summary(finished: Finished) -> str:
     what = finished_word(finished.reason).split(" (")[0]
-    return (f"{what} after {finished.steps:,} steps in {fmt_duration(finished.elapsed)}: val loss {fmt_loss(finished.val_loss)} "
-            f"(best {fmt_loss(finished.best_val_loss)}), train loss {fmt_loss(finished.train_loss)}, "
-            f"{fmt_rate(finished.chars_per_s)} chars/s; run {finished.run}")
+    return (
+        f"{what} after {finished.steps:,} steps in {fmt_duration(finished.elapsed)}: val loss {fmt_loss(finished.val_loss)} "
+        f"(best {fmt_loss(finished.best_val_loss)}), train loss {fmt_loss(finished.train_loss)}, "
+        f"{fmt_rate(finished.chars_per_s)} chars/s; run {finished.run}"
+    )
 
 
 def _header(ev: Started) -> str:
     info = ev.info
     verb = f"resuming at step {ev.step:,}" if ev.resumed else "training"
-    return (f"{verb} {info.label}, {params_line(info.params)}, on {info.corpus.name} "
-            f"({info.corpus.train_chars:,} train / {info.corpus.val_chars:,} val chars, vocab {info.vocab.size}) "
-            f"with {ev.device}, {info.train.batching} batches, {ev.steps_per_epoch:,} steps/epoch\nrun: {ev.run}")
+    return (
+        f"{verb} {info.label}, {params_line(info.params)}, on {info.corpus.name} "
+        f"({info.corpus.train_chars:,} train / {info.corpus.val_chars:,} val chars, vocab {info.vocab.size}) "
+        f"with {ev.device}, {info.train.batching} batches, {ev.steps_per_epoch:,} steps/epoch\nrun: {ev.run}"
+    )
 
 
 # --- JSON lines ---------------------------------------------------------------------------
@@ -98,8 +104,10 @@ def _json(trainer: Trainer) -> Finished:
 
 
 def _step_line(ev: StepDone, val: float | None) -> str:
-    return (f"step {ev.step:,}  epoch {ev.epoch:.2f}  loss {ev.loss:.4f}  val {fmt_loss(val)}  lr {ev.lr:.2e}  "
-            f"{fmt_rate(ev.chars_per_s)} chars/s  elapsed {fmt_duration(ev.elapsed)}  eta {fmt_duration(ev.eta)}")
+    return (
+        f"step {ev.step:,}  epoch {ev.epoch:.2f}  loss {ev.loss:.4f}  val {fmt_loss(val)}  lr {ev.lr:.2e}  "
+        f"{fmt_rate(ev.chars_per_s)} chars/s  elapsed {fmt_duration(ev.elapsed)}  eta {fmt_duration(ev.eta)}"
+    )
 
 
 def _plain(trainer: Trainer) -> Finished:
@@ -116,7 +124,10 @@ def _plain(trainer: Trainer) -> Finished:
                 last_print = now
         elif isinstance(ev, EvalDone):
             val = ev.val_loss
-            out.print(f"eval  step {ev.step:,}  val loss {ev.val_loss:.4f}  best {ev.best_val_loss:.4f}{'  (new best)' if ev.improved else ''}", markup=False)
+            out.print(
+                f"eval  step {ev.step:,}  val loss {ev.val_loss:.4f}  best {ev.best_val_loss:.4f}{'  (new best)' if ev.improved else ''}",
+                markup=False,
+            )
         elif isinstance(ev, SampleReady):
             out.print(f"--- sample at step {ev.step:,} (epoch {ev.epoch:.2f}), temperature {ev.temperature} ---", markup=False)
             out.print(printable(ev.prompt + ev.text), markup=False)
@@ -148,14 +159,29 @@ class _Status:
         grid.add_column(width=32)
         grid.add_column()
         progress = s.progress if s else 0.0
-        grid.add_row(ProgressBar(total=1.0, completed=progress, width=32),
-                     Text(f"{progress * 100:5.1f}%  elapsed {fmt_duration(s.elapsed if s else 0)}  ETA {fmt_duration(s.eta if s else None)}"))
+        grid.add_row(
+            ProgressBar(total=1.0, completed=progress, width=32),
+            Text(
+                f"{progress * 100:5.1f}%  elapsed {fmt_duration(s.elapsed if s else 0)}  ETA {fmt_duration(s.eta if s else None)}"
+            ),
+        )
         if s:
             stats = Text.assemble(
-                ("step ", "dim"), (f"{s.step:,}", "bold"), ("  epoch ", "dim"), f"{s.epoch:.2f}",
-                ("  loss ", "dim"), (f"{s.loss:.4f}", "bold cyan"),
-                ("  val ", "dim"), (fmt_loss(self.val), "bold green"), ("  best ", "dim"), fmt_loss(self.best),
-                ("  lr ", "dim"), f"{s.lr:.2e}", ("  ", ""), (fmt_rate(s.chars_per_s), "bold"), (" chars/s", "dim"),
+                ("step ", "dim"),
+                (f"{s.step:,}", "bold"),
+                ("  epoch ", "dim"),
+                f"{s.epoch:.2f}",
+                ("  loss ", "dim"),
+                (f"{s.loss:.4f}", "bold cyan"),
+                ("  val ", "dim"),
+                (fmt_loss(self.val), "bold green"),
+                ("  best ", "dim"),
+                fmt_loss(self.best),
+                ("  lr ", "dim"),
+                f"{s.lr:.2e}",
+                ("  ", ""),
+                (fmt_rate(s.chars_per_s), "bold"),
+                (" chars/s", "dim"),
             )
         else:
             stats = Text("preparing the first step...", style="dim")
@@ -174,13 +200,25 @@ def _live(trainer: Trainer) -> Finished:
                 status.step = ev
             elif isinstance(ev, EvalDone):
                 status.val, status.best = ev.val_loss, ev.best_val_loss
-                live.console.print(Text.assemble(("eval ", "dim"), f"step {ev.step:,}  val loss ",
-                                                 (f"{ev.val_loss:.4f}", "bold green"), ("  new best" if ev.improved else "", "green")))
+                live.console.print(
+                    Text.assemble(
+                        ("eval ", "dim"),
+                        f"step {ev.step:,}  val loss ",
+                        (f"{ev.val_loss:.4f}", "bold green"),
+                        ("  new best" if ev.improved else "", "green"),
+                    )
+                )
             elif isinstance(ev, CheckpointSaved):
                 status.saved = f"saved {ev.which} @ {ev.step:,}"
             elif isinstance(ev, SampleReady):
-                live.console.print(Panel(Text(printable(ev.prompt + ev.text)), title=f"sample at step {ev.step:,} (epoch {ev.epoch:.2f}, T={ev.temperature})",
-                                         title_align="left", border_style="dim"))
+                live.console.print(
+                    Panel(
+                        Text(printable(ev.prompt + ev.text)),
+                        title=f"sample at step {ev.step:,} (epoch {ev.epoch:.2f}, T={ev.temperature})",
+                        title_align="left",
+                        border_style="dim",
+                    )
+                )
             elif isinstance(ev, Finished):
                 live.stop()
                 console.print(_summary(ev), markup=False, style="bold" if ev.reason == "budget" else "yellow")
@@ -188,4 +226,3 @@ def _live(trainer: Trainer) -> Finished:
                     console.print(_next_steps(ev), markup=False, style="dim")
                 return ev
     raise AssertionError("the trainer ended without a Finished event")
-

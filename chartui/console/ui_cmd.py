@@ -17,13 +17,19 @@ def run(args: argparse.Namespace) -> int:
     if args.preset:
         load_preset(args.preset)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        raise ChartuiError("the app needs an interactive terminal; in scripts and pipes use the headless commands (chartui train, sample, eval, gates; see chartui --help)")
+        raise ChartuiError(
+            "the app needs an interactive terminal; in scripts and pipes use the headless commands (chartui train, sample, eval, gates; see chartui --help)"
+        )
     if os.environ.get("TERM", "") in ("dumb", "unknown"):
-        raise ChartuiError("the app needs a terminal that can move the cursor, and TERM=dumb says this one cannot; "
-                           "run it in a terminal emulator or tmux (TERM=xterm-256color), or use the headless commands")
+        raise ChartuiError(
+            "the app needs a terminal that can move the cursor, and TERM=dumb says this one cannot; "
+            "run it in a terminal emulator or tmux (TERM=xterm-256color), or use the headless commands"
+        )
     from chartui.ui.app import ChartuiApp
 
-    app = ChartuiApp(run=opened.path if opened else None, corpus=args.corpus or "shakespeare", preset=args.preset or DEFAULT_PRESET)
+    app = ChartuiApp(
+        run=opened.path if opened else None, corpus=args.corpus or "shakespeare", preset=args.preset or DEFAULT_PRESET
+    )
     try:
         app.run()
     finally:

@@ -256,26 +256,53 @@ def _fused(kind: str) -> Callable[[int, int, int, float], nn.Module]:
 
 _SIGMOID, _TANH = (0.0, 1.0), (-1.0, 1.0)
 
-RNN = register(CellSpec(
-    name="rnn", gates=("hidden",), state=("h",), gate_ranges={"hidden": _TANH}, default_gate="hidden",
-    module=_fused("rnn"), layer_params=torch_layer_params(1), numpy_layer=_RNNLayer,
-    description="Elman RNN: h = tanh(W x + U h + b)",
-))
-LSTM = register(CellSpec(
-    name="lstm", gates=("input", "forget", "candidate", "output", "cell", "hidden"), state=("h", "c"),
-    gate_ranges={"input": _SIGMOID, "forget": _SIGMOID, "candidate": _TANH, "output": _SIGMOID,
-                 "cell": (None, None), "hidden": _TANH},
-    # The cell state is where Karpathy's interpretable units (quotes, line position) show.
-    default_gate="cell",
-    module=_fused("lstm"), layer_params=torch_layer_params(4), numpy_layer=_LSTMLayer,
-    description="LSTM: input, forget and output gates around a cell state",
-))
-GRU = register(CellSpec(
-    name="gru", gates=("reset", "update", "candidate", "hidden"), state=("h",),
-    gate_ranges={"reset": _SIGMOID, "update": _SIGMOID, "candidate": _TANH, "hidden": _TANH}, default_gate="update",
-    module=_fused("gru"), layer_params=torch_layer_params(3), numpy_layer=_GRULayer,
-    description="GRU: reset and update gates, no separate cell state",
-))
+RNN = register(
+    CellSpec(
+        name="rnn",
+        gates=("hidden",),
+        state=("h",),
+        gate_ranges={"hidden": _TANH},
+        default_gate="hidden",
+        module=_fused("rnn"),
+        layer_params=torch_layer_params(1),
+        numpy_layer=_RNNLayer,
+        description="Elman RNN: h = tanh(W x + U h + b)",
+    )
+)
+LSTM = register(
+    CellSpec(
+        name="lstm",
+        gates=("input", "forget", "candidate", "output", "cell", "hidden"),
+        state=("h", "c"),
+        gate_ranges={
+            "input": _SIGMOID,
+            "forget": _SIGMOID,
+            "candidate": _TANH,
+            "output": _SIGMOID,
+            "cell": (None, None),
+            "hidden": _TANH,
+        },
+        # The cell state is where Karpathy's interpretable units (quotes, line position) show.
+        default_gate="cell",
+        module=_fused("lstm"),
+        layer_params=torch_layer_params(4),
+        numpy_layer=_LSTMLayer,
+        description="LSTM: input, forget and output gates around a cell state",
+    )
+)
+GRU = register(
+    CellSpec(
+        name="gru",
+        gates=("reset", "update", "candidate", "hidden"),
+        state=("h",),
+        gate_ranges={"reset": _SIGMOID, "update": _SIGMOID, "candidate": _TANH, "hidden": _TANH},
+        default_gate="update",
+        module=_fused("gru"),
+        layer_params=torch_layer_params(3),
+        numpy_layer=_GRULayer,
+        description="GRU: reset and update gates, no separate cell state",
+    )
+)
 
 
 def numpy_weights(module: Any) -> dict[str, np.ndarray]:

@@ -72,7 +72,9 @@ def read_meta(path: Path) -> CheckpointMeta:
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise CheckpointError(f"{path}: unknown checkpoint format version {version!r}")
     if version > VERSION:
-        raise CheckpointError(f"{path} was written by a newer chartui (format version {version}; this one reads up to {VERSION}); upgrade chartui")
+        raise CheckpointError(
+            f"{path} was written by a newer chartui (format version {version}; this one reads up to {VERSION}); upgrade chartui"
+        )
     run: Any
     state: Any
     if version == 1:
@@ -80,8 +82,9 @@ def read_meta(path: Path) -> CheckpointMeta:
         state = {k: v for k, v in meta.items() if k not in (*_V1_RUN_FIELDS, "format", "version")}
     else:
         run, state = meta.get("run"), meta.get("state")
-    return CheckpointMeta(path=path, version=version, run=run if isinstance(run, dict) else {},
-                          state=state if isinstance(state, dict) else {})
+    return CheckpointMeta(
+        path=path, version=version, run=run if isinstance(run, dict) else {}, state=state if isinstance(state, dict) else {}
+    )
 
 
 def _unreadable(path: Path, error: str) -> str:
@@ -99,7 +102,7 @@ def load_tensors(path: Path, prefix: str = "") -> dict[str, Any]:
 
     try:
         with safe_open(path, framework="pt") as fh:
-            return {name[len(prefix):]: fh.get_tensor(name) for name in fh.keys() if name.startswith(prefix)}  # noqa: SIM118
+            return {name[len(prefix) :]: fh.get_tensor(name) for name in fh.keys() if name.startswith(prefix)}  # noqa: SIM118
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{path}: cannot read its tensors ({str(exc).splitlines()[0]}); the file is damaged") from None
 
@@ -109,5 +112,7 @@ def save_checkpoint(path: Path, tensors: dict[str, Any], *, run: dict[str, Any],
     from safetensors.torch import save
 
     meta = {"format": FORMAT, "version": VERSION, "chartui": __version__, "saved_at": time.time(), "run": run, "state": state}
-    blob = save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, metadata={"chartui": json.dumps(meta, ensure_ascii=False)})
+    blob = save(
+        {k: v.detach().cpu().contiguous() for k, v in tensors.items()}, metadata={"chartui": json.dumps(meta, ensure_ascii=False)}
+    )
     atomic_write(path, blob)

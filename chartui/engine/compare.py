@@ -37,9 +37,19 @@ def parse_archs(spec: str) -> list[str]:
 class Comparison:
     """Train each architecture in turn into ``checkpoints/compare-<time>/<arch>``."""
 
-    def __init__(self, archs: list[str], model_config: ModelConfig, train_config: TrainConfig, *,
-                 root: Path | None = None, prompt: str = "ROMEO:\n", sample_length: int = 200,
-                 temperature: float = 0.8, corpus: Corpus | None = None, preset: str = "") -> None:
+    def __init__(
+        self,
+        archs: list[str],
+        model_config: ModelConfig,
+        train_config: TrainConfig,
+        *,
+        root: Path | None = None,
+        prompt: str = "ROMEO:\n",
+        sample_length: int = 200,
+        temperature: float = 0.8,
+        corpus: Corpus | None = None,
+        preset: str = "",
+    ) -> None:
         self.archs = archs
         self.model_config, self.train_config = model_config, train_config
         self.prompt, self.sample_length, self.temperature = prompt, sample_length, temperature
@@ -68,7 +78,9 @@ class Comparison:
             if self._stop:
                 break
             mcfg = dataclasses.replace(self.model_config, arch=arch)
-            trainer = self.current = Trainer.new(mcfg, self.train_config, run=self.root / arch, preset=self.preset, corpus=self.corpus)
+            trainer = self.current = Trainer.new(
+                mcfg, self.train_config, run=self.root / arch, preset=self.preset, corpus=self.corpus
+            )
             if self._stop:  # stop() came while the trainer was being built
                 trainer.stop()
             finished: Finished | None = None
@@ -77,14 +89,28 @@ class Comparison:
                     finished = event
                 yield arch, event
             assert finished is not None
-            text = generate(trainer.model, trainer.vocab, prompt=self.prompt, length=self.sample_length,
-                            temperature=self.temperature, seed=self.train_config.seed)[0]
+            text = generate(
+                trainer.model,
+                trainer.vocab,
+                prompt=self.prompt,
+                length=self.sample_length,
+                temperature=self.temperature,
+                seed=self.train_config.seed,
+            )[0]
             val = finished.val_loss
-            self.results.append({
-                "arch": arch, "run": finished.run, "params": trainer.params["total"],
-                "train_loss": finished.train_loss, "val_loss": val, "perplexity": perplexity(val),
-                "chars_per_s": finished.chars_per_s, "steps": finished.steps, "reason": finished.reason,
-                "sample": text,
-            })
+            self.results.append(
+                {
+                    "arch": arch,
+                    "run": finished.run,
+                    "params": trainer.params["total"],
+                    "train_loss": finished.train_loss,
+                    "val_loss": val,
+                    "perplexity": perplexity(val),
+                    "chars_per_s": finished.chars_per_s,
+                    "steps": finished.steps,
+                    "reason": finished.reason,
+                    "sample": text,
+                }
+            )
             if finished.reason in ("stopped", "error", "diverged"):
                 break

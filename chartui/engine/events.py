@@ -37,8 +37,15 @@ class Started(Event):
     """The run's description (model, settings, corpus, vocabulary), as run.json holds it."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"event": self.kind, "run": self.run, "step": self.step, "resumed": self.resumed, "device": self.device,
-                "steps_per_epoch": self.steps_per_epoch, "info": self.info.to_dict()}
+        return {
+            "event": self.kind,
+            "run": self.run,
+            "step": self.step,
+            "resumed": self.resumed,
+            "device": self.device,
+            "steps_per_epoch": self.steps_per_epoch,
+            "info": self.info.to_dict(),
+        }
 
 
 @dataclass(frozen=True)

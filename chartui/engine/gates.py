@@ -83,7 +83,11 @@ class GateTrace:
         """JSON-ready arrays for one layer (every gate, or one)."""
         names = [gate] if gate else list(self.gate_names)
         return {
-            "text": self.text, "arch": self.arch, "layer": layer, "layers": len(self.layers), "hidden": self.hidden,
+            "text": self.text,
+            "arch": self.arch,
+            "layer": layer,
+            "layers": len(self.layers),
+            "hidden": self.hidden,
             "gates": {name: self.values(layer, name).round(5).tolist() for name in names},
         }
 
@@ -93,7 +97,9 @@ def trace(model, vocab: Vocab, text: str, *, max_chars: int = MAX_CHARS) -> Gate
     if not text:
         raise ConfigError("the text to trace is empty; give --text with a passage")
     if len(text) > max_chars:
-        raise ConfigError(f"the text is {len(text):,} characters; the gate view traces at most {max_chars:,} at once, give a shorter passage")
+        raise ConfigError(
+            f"the text is {len(text):,} characters; the gate view traces at most {max_chars:,} at once, give a shorter passage"
+        )
     unknown = vocab.unknown(text)
     if unknown:
         raise ConfigError(f"the text has characters this model never saw: {describe_chars(unknown)}; remove them")
@@ -109,9 +115,20 @@ def text_features(text: str) -> dict[str, np.ndarray]:
     """Per-character indicators a unit might track, each (T,) float: what the reader knows
     after reading text[t]."""
     T = len(text)
-    feats = {name: np.zeros(T, dtype=np.float64) for name in
-             ("inside quotes", "inside parentheses", "newline", "word boundary", "position in line",
-              "uppercase", "vowel", "punctuation", "speaker line")}
+    feats = {
+        name: np.zeros(T, dtype=np.float64)
+        for name in (
+            "inside quotes",
+            "inside parentheses",
+            "newline",
+            "word boundary",
+            "position in line",
+            "uppercase",
+            "vowel",
+            "punctuation",
+            "speaker line",
+        )
+    }
     in_quote = False
     depth = 0
     col = 0
@@ -153,8 +170,13 @@ class UnitScore:
     variance: float
 
     def to_dict(self) -> dict:
-        return {"unit": self.unit, "score": self.score, "feature": self.feature,
-                "correlation": self.correlation, "variance": self.variance}
+        return {
+            "unit": self.unit,
+            "score": self.score,
+            "feature": self.feature,
+            "correlation": self.correlation,
+            "variance": self.variance,
+        }
 
 
 def rank_units(tr: GateTrace, *, layer: int = 0, gate: str = "hidden", top: int = 10) -> list[UnitScore]:
@@ -186,7 +208,12 @@ def rank_units(tr: GateTrace, *, layer: int = 0, gate: str = "hidden", top: int 
     score = np.where(np.abs(best_corr) >= 0.2, np.abs(best_corr), spread)
     order = np.argsort(-score, kind="stable")[:top]
     return [
-        UnitScore(unit=int(u), score=float(score[u]), feature=str(best_feat[u]) if abs(best_corr[u]) >= 0.2 else "variance",
-                  correlation=float(best_corr[u]), variance=float(var[u]))
+        UnitScore(
+            unit=int(u),
+            score=float(score[u]),
+            feature=str(best_feat[u]) if abs(best_corr[u]) >= 0.2 else "variance",
+            correlation=float(best_corr[u]),
+            variance=float(var[u]),
+        )
         for u in order
     ]

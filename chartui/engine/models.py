@@ -78,7 +78,9 @@ class CharModel(nn.Module):
             have = weights[name]
             if tuple(have.shape) != tuple(want.shape):
                 hint = " (the vocabulary does not match the weights)" if name in VOCAB_SHAPED else ""
-                raise CheckpointError(f"{label}: {name} has shape {tuple(have.shape)}, the metadata implies {tuple(want.shape)}{hint}")
+                raise CheckpointError(
+                    f"{label}: {name} has shape {tuple(have.shape)}, the metadata implies {tuple(want.shape)}{hint}"
+                )
             if have.dtype not in (torch.float32, torch.float16, torch.bfloat16):
                 raise CheckpointError(f"{label}: {name} has dtype {have.dtype}; weights must be floating point")
         model = cls(config, vocab_size)

@@ -50,11 +50,30 @@ CHECKPOINTS = {"auto": (BEST, LAST), "best": (BEST,), "last": (LAST,)}
 
 # What a resume may change: budgets, the optimiser's rates and the cadences. The model, the
 # corpus, the split, the batch geometry and the seed define the run and stay as they were.
-RESUME_MAY_CHANGE = frozenset({
-    *BUDGETS, "lr", "schedule", "warmup_steps", "min_lr_ratio", "weight_decay", "grad_clip", "eval_interval",
-    "eval_seconds", "sample_interval", "sample_seconds", "sample_epochs", "sample_prompt", "sample_length",
-    "sample_temperature", "checkpoint_seconds", "device", "threads", "log_every", "metrics_every",
-})
+RESUME_MAY_CHANGE = frozenset(
+    {
+        *BUDGETS,
+        "lr",
+        "schedule",
+        "warmup_steps",
+        "min_lr_ratio",
+        "weight_decay",
+        "grad_clip",
+        "eval_interval",
+        "eval_seconds",
+        "sample_interval",
+        "sample_seconds",
+        "sample_epochs",
+        "sample_prompt",
+        "sample_length",
+        "sample_temperature",
+        "checkpoint_seconds",
+        "device",
+        "threads",
+        "log_every",
+        "metrics_every",
+    }
+)
 
 
 # --- the description -------------------------------------------------------------------------
@@ -102,9 +121,16 @@ class RunInfo:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form, in run.json and in every checkpoint's metadata."""
-        return {"chartui": self.chartui, "created": self.created, "preset": self.preset, "model": to_dict(self.model),
-                "train": to_dict(self.train), "params": self.params, "corpus": dataclasses.asdict(self.corpus),
-                "vocab": self.vocab.chars}
+        return {
+            "chartui": self.chartui,
+            "created": self.created,
+            "preset": self.preset,
+            "model": to_dict(self.model),
+            "train": to_dict(self.train),
+            "params": self.params,
+            "corpus": dataclasses.asdict(self.corpus),
+            "vocab": self.vocab.chars,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, source: str, error: type[ChartuiError] = RunError) -> RunInfo:
@@ -122,11 +148,15 @@ class RunInfo:
         def text(key: str) -> str:
             return d[key] if isinstance(d.get(key), str) else ""
 
-        return cls(model=typed("model settings", lambda: from_dict(ModelConfig, d.get("model"))),
-                   train=typed("training settings", lambda: from_dict(TrainConfig, d.get("train"))),
-                   vocab=typed("vocabulary settings", lambda: Vocab(chars)),
-                   corpus=typed("corpus settings", lambda: _corpus_info(d.get("corpus"))),
-                   preset=text("preset"), created=text("created"), chartui=text("chartui") or "?")
+        return cls(
+            model=typed("model settings", lambda: from_dict(ModelConfig, d.get("model"))),
+            train=typed("training settings", lambda: from_dict(TrainConfig, d.get("train"))),
+            vocab=typed("vocabulary settings", lambda: Vocab(chars)),
+            corpus=typed("corpus settings", lambda: _corpus_info(d.get("corpus"))),
+            preset=text("preset"),
+            created=text("created"),
+            chartui=text("chartui") or "?",
+        )
 
 
 def _corpus_info(value: Any) -> CorpusInfo:
@@ -141,17 +171,27 @@ def _corpus_info(value: Any) -> CorpusInfo:
 
 def corpus_info(corpus: Corpus, train_chars: int, val_chars: int) -> CorpusInfo:
     """The description of a loaded corpus, with the sizes of its split."""
-    return CorpusInfo(name=corpus.name, source=corpus.source, chars=len(corpus), vocab_size=corpus.vocab.size,
-                      sha256=corpus.sha256, files=len(corpus.files) or 1, skipped=len(corpus.skipped),
-                      train_chars=train_chars, val_chars=val_chars)
+    return CorpusInfo(
+        name=corpus.name,
+        source=corpus.source,
+        chars=len(corpus),
+        vocab_size=corpus.vocab.size,
+        sha256=corpus.sha256,
+        files=len(corpus.files) or 1,
+        skipped=len(corpus.skipped),
+        train_chars=train_chars,
+        val_chars=val_chars,
+    )
 
 
 def run_corpus(info: RunInfo) -> Corpus:
     """The corpus a run describes, checked to be the very text it trained on."""
     corpus = load_corpus(info.train.corpus)
     if info.corpus.sha256 and corpus.sha256 != info.corpus.sha256:
-        raise CorpusError(f"the corpus {info.train.corpus} changed since this run started (its sha256 differs); "
-                          "it needs the same text (score another file with chartui eval --text FILE)")
+        raise CorpusError(
+            f"the corpus {info.train.corpus} changed since this run started (its sha256 differs); "
+            "it needs the same text (score another file with chartui eval --text FILE)"
+        )
     return corpus
 
 
@@ -197,10 +237,16 @@ class Progress:
             return state[key] if isinstance(state.get(key), str) else default
 
         step = state.get("step")
-        return cls(kind=text("kind", ""), status=text("status", "new"),
-                   step=step if isinstance(step, int) and not isinstance(step, bool) and step >= 0 else 0,
-                   epoch=number("epoch") or 0.0, elapsed=number("elapsed") or 0.0, val_loss=number("val_loss"),
-                   best_val_loss=number("best_val_loss"), chars_per_s=number("chars_per_s"))
+        return cls(
+            kind=text("kind", ""),
+            status=text("status", "new"),
+            step=step if isinstance(step, int) and not isinstance(step, bool) and step >= 0 else 0,
+            epoch=number("epoch") or 0.0,
+            elapsed=number("elapsed") or 0.0,
+            val_loss=number("val_loss"),
+            best_val_loss=number("best_val_loss"),
+            chars_per_s=number("chars_per_s"),
+        )
 
 
 # --- loading a model ------------------------------------------------------------------------------
@@ -271,7 +317,9 @@ class RunLock:
             fh.seek(0)
             holder = fh.read().decode("ascii", "replace").strip() or "?"
             fh.close()
-            raise RunError(f"{self.path.parent} is being trained by another chartui process (pid {holder}); wait for it, or use another --run") from None
+            raise RunError(
+                f"{self.path.parent} is being trained by another chartui process (pid {holder}); wait for it, or use another --run"
+            ) from None
         fh.seek(0)
         fh.truncate()
         fh.write(str(os.getpid()).encode())
@@ -329,7 +377,9 @@ class ResumePlan:
     def refusal(self) -> ConfigError:
         """The one-line error for the first conflicting setting."""
         name, (old, _) = next(iter(self.conflicts.items()))
-        return ConfigError(f"{flag(name)} cannot change when resuming (the run was trained with {old!r}); start a new run to change it")
+        return ConfigError(
+            f"{flag(name)} cannot change when resuming (the run was trained with {old!r}); start a new run to change it"
+        )
 
 
 @dataclass(frozen=True)
@@ -359,12 +409,23 @@ class RunSummary:
     def to_dict(self) -> dict[str, Any]:
         info, p = self.info, self.progress
         return {
-            "run": str(self.path), "name": self.name, "label": self.label,
-            "arch": info.model.arch if info else None, "layers": info.model.layers if info else None,
-            "hidden": info.model.hidden if info else None, "params": info.params["total"] if info else None,
-            "corpus": info.corpus.name if info else None, "batching": info.train.batching if info else None,
-            "step": p.step, "val_loss": p.val_loss, "best_val_loss": p.best_val_loss, "perplexity": self.perplexity,
-            "chars_per_s": p.chars_per_s, "elapsed": p.elapsed, "status": self.status, "updated": self.updated,
+            "run": str(self.path),
+            "name": self.name,
+            "label": self.label,
+            "arch": info.model.arch if info else None,
+            "layers": info.model.layers if info else None,
+            "hidden": info.model.hidden if info else None,
+            "params": info.params["total"] if info else None,
+            "corpus": info.corpus.name if info else None,
+            "batching": info.train.batching if info else None,
+            "step": p.step,
+            "val_loss": p.val_loss,
+            "best_val_loss": p.best_val_loss,
+            "perplexity": self.perplexity,
+            "chars_per_s": p.chars_per_s,
+            "elapsed": p.elapsed,
+            "status": self.status,
+            "updated": self.updated,
         }
 
 
@@ -417,7 +478,9 @@ class Run:
                 except FileExistsError:
                     continue
                 except OSError as exc:
-                    raise RunError(f"cannot create a run folder in {parent}: {reason(exc)}; set CHARTUI_HOME or give --run") from None
+                    raise RunError(
+                        f"cannot create a run folder in {parent}: {reason(exc)}; set CHARTUI_HOME or give --run"
+                    ) from None
             raise RunError(f"too many runs named {name} in {parent}; give --run")
         path = checked_path(path, "--run").absolute()
         run = cls(path)
@@ -481,7 +544,9 @@ class Run:
         if which != "auto" and any((self.path / n).is_file() for n in (LAST, BEST)):
             raise RunError(f"{self.path} has no {order[0]}; try the other checkpoint")
         if (self.path / RUN_JSON).is_file():
-            raise RunError(f"{self.path} has no checkpoint yet (training saves one within seconds); wait, or train it with `chartui train --resume {self.path}`")
+            raise RunError(
+                f"{self.path} has no checkpoint yet (training saves one within seconds); wait, or train it with `chartui train --resume {self.path}`"
+            )
         raise RunError(f"{self.path} is not a chartui run (no {LAST} or {BEST}); list runs with `chartui runs`")
 
     def progress(self, which: str = "last") -> Progress | None:

@@ -92,7 +92,9 @@ class Sampler:
             raise ConfigError(f"--seed must be a whole number of at least 0 (got {seed!r})")
         unknown = vocab.unknown(prompt)
         if unknown:
-            raise ConfigError(f"the prompt has characters this model never saw: {describe_chars(unknown)}; remove them or train on text that has them")
+            raise ConfigError(
+                f"the prompt has characters this model never saw: {describe_chars(unknown)}; remove them or train on text that has them"
+            )
         self.vocab = vocab
         self.temperature, self.top_k, self.top_p = temperature, top_k, top_p
         self.num_samples = num_samples
@@ -102,7 +104,9 @@ class Sampler:
         primer = prompt or ("\n" if "\n" in vocab else vocab.chars[0])
         self.logits, self.state = _read_prompt(model, vocab, primer, num_samples)
 
-    def set_knobs(self, *, temperature: float | None = None, top_k: int | str | None = "keep", top_p: float | str | None = "keep") -> None:
+    def set_knobs(
+        self, *, temperature: float | None = None, top_k: int | str | None = "keep", top_p: float | str | None = "keep"
+    ) -> None:
         """Change the sampling knobs between characters (checked like the constructor's)."""
         t = self.temperature if temperature is None else temperature
         k = self.top_k if top_k == "keep" else top_k
@@ -173,10 +177,22 @@ def stream(
     return sampler.tokens(length)
 
 
-def generate(model, vocab: Vocab, *, prompt: str = "\n", length: int = 200, temperature: float = 0.8,
-             top_k: int | None = None, top_p: float | None = None, seed: int = 0, num_samples: int = 1) -> list[str]:
+def generate(
+    model,
+    vocab: Vocab,
+    *,
+    prompt: str = "\n",
+    length: int = 200,
+    temperature: float = 0.8,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    seed: int = 0,
+    num_samples: int = 1,
+) -> list[str]:
     """``num_samples`` finished texts (the batch mode: all streams advance together)."""
-    sampler = Sampler(model, vocab, prompt=prompt, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, num_samples=num_samples)
+    sampler = Sampler(
+        model, vocab, prompt=prompt, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, num_samples=num_samples
+    )
     columns: list[list[str]] = [[] for _ in range(num_samples)]
     for n, step in enumerate(sampler.steps()):
         if n >= length:

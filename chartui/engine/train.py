@@ -59,7 +59,9 @@ class Cadence:
         self.last_time = elapsed
 
     def due(self, step: int, elapsed: float) -> bool:
-        return bool((self.steps and step - self.last_step >= self.steps) or (self.seconds and elapsed - self.last_time >= self.seconds))
+        return bool(
+            (self.steps and step - self.last_step >= self.steps) or (self.seconds and elapsed - self.last_time >= self.seconds)
+        )
 
     def done(self, step: int, elapsed: float) -> None:
         self.last_step, self.last_time = step, elapsed
@@ -78,8 +80,17 @@ class _Pending:
 class Trainer:
     """Trains one run; iterate it for events. Use ``Trainer.new`` or ``Trainer.resume``."""
 
-    def __init__(self, model_config: ModelConfig, train_config: TrainConfig, *, corpus: Corpus, vocab: Vocab,
-                 preset: str = "", created: str = "", clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(
+        self,
+        model_config: ModelConfig,
+        train_config: TrainConfig,
+        *,
+        corpus: Corpus,
+        vocab: Vocab,
+        preset: str = "",
+        created: str = "",
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         """Everything a run needs, checked and built, with nothing written yet."""
         self.model_config, self.config = model_config, train_config
         self.clock = clock
@@ -99,18 +110,27 @@ class Trainer:
         self.train_data = torch.from_numpy(np.ascontiguousarray(train_ids)).to(self.device)
         self.batches = make_batches(cfg.batching, self.train_data, seq_len=cfg.seq_len, batch=cfg.batch_size, seed=cfg.seed)
         if cfg.val_fraction > 0 and len(self.val_ids) < 2:
-            raise ConfigError(f"the validation split of {cfg.corpus} is under 2 characters; use a longer corpus or --val-fraction 0")
+            raise ConfigError(
+                f"the validation split of {cfg.corpus} is under 2 characters; use a longer corpus or --val-fraction 0"
+            )
         self.steps_per_epoch = self.batches.steps_per_epoch
-        self.info = RunInfo(model=model_config, train=train_config, vocab=vocab, preset=preset,
-                            corpus=runs.corpus_info(corpus, len(train_ids), len(self.val_ids)),
-                            created=created or datetime.now().isoformat(timespec="seconds"))
+        self.info = RunInfo(
+            model=model_config,
+            train=train_config,
+            vocab=vocab,
+            preset=preset,
+            corpus=runs.corpus_info(corpus, len(train_ids), len(self.val_ids)),
+            created=created or datetime.now().isoformat(timespec="seconds"),
+        )
         self.params = self.info.params
         self.model = self._build_model()
         decay = [p for p in self.model.parameters() if p.dim() >= 2]  # matrices decay; biases never
         no_decay = [p for p in self.model.parameters() if p.dim() < 2]
         self.optimizer = torch.optim.AdamW(
             [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), **({"fused": True} if self.device.type == "cuda" else {"foreach": True}),
+            lr=cfg.lr,
+            betas=(cfg.beta1, cfg.beta2),
+            **({"fused": True} if self.device.type == "cuda" else {"foreach": True}),
         )
 
         self.step = self.epoch = self.batch_index = self.chars_seen = 0
@@ -132,21 +152,33 @@ class Trainer:
         total = self.params["total"]
         need, have = 16 * total, _memory_bytes(self.device)  # weights, gradients and AdamW's two moments, fp32
         if have and need > 0.8 * have:
-            raise ConfigError(f"a model of {total:,} parameters needs about {need / 2**30:.1f} GiB to train and this "
-                              f"{self.device.type} has {have / 2**30:.1f} GiB; lower --hidden, --layers or --embed")
+            raise ConfigError(
+                f"a model of {total:,} parameters needs about {need / 2**30:.1f} GiB to train and this "
+                f"{self.device.type} has {have / 2**30:.1f} GiB; lower --hidden, --layers or --embed"
+            )
         torch.manual_seed(self.config.seed)
         try:
             return CharModel(self.model_config, self.vocab.size).to(self.device)
         except RuntimeError as exc:
             if not _out_of_memory(exc):
                 raise
-            raise ConfigError(f"a model of {total:,} parameters does not fit in memory here; lower --hidden, --layers or --embed") from None
+            raise ConfigError(
+                f"a model of {total:,} parameters does not fit in memory here; lower --hidden, --layers or --embed"
+            ) from None
 
     # --- construction ---------------------------------------------------------------------
 
     @classmethod
-    def new(cls, model_config: ModelConfig, train_config: TrainConfig, *, run: str | Path | None = None,
-            preset: str = "", corpus: Corpus | None = None, clock: Callable[[], float] = time.perf_counter) -> Trainer:
+    def new(
+        cls,
+        model_config: ModelConfig,
+        train_config: TrainConfig,
+        *,
+        run: str | Path | None = None,
+        preset: str = "",
+        corpus: Corpus | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> Trainer:
         """A fresh run in ``run`` (default: a new folder under ``checkpoints/``)."""
         corpus = corpus or load_corpus(train_config.corpus)
         if train_config.corpus not in NAMED:
@@ -158,8 +190,14 @@ class Trainer:
         return trainer
 
     @classmethod
-    def resume(cls, spec: str | Path, overrides: dict[str, Any] | None = None, *, extend: bool = False,
-               clock: Callable[[], float] = time.perf_counter) -> Trainer:
+    def resume(
+        cls,
+        spec: str | Path,
+        overrides: dict[str, Any] | None = None,
+        *,
+        extend: bool = False,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> Trainer:
         """Continue a run from its ``last.safetensors``; ``overrides`` may extend budgets, change
         rates and cadences (``Run.plan_resume`` says what may change); ``extend`` counts the
         budget from where a finished run ended."""
@@ -172,8 +210,10 @@ class Trainer:
             if not plan.resumable:
                 raise plan.refusal()
             if plan.nothing_to_train:
-                raise NothingToTrain(f"nothing to train: {run.path} already spent its budget (step {plan.progress.step:,}); "
-                                     "give a larger --max-steps, --max-seconds or --epochs to continue it")
+                raise NothingToTrain(
+                    f"nothing to train: {run.path} already spent its budget (step {plan.progress.step:,}); "
+                    "give a larger --max-steps, --max-seconds or --epochs to continue it"
+                )
             return plan
 
         checked_plan()  # refuse before touching the folder, even its lock
@@ -182,8 +222,9 @@ class Trainer:
             plan = checked_plan()  # again, now that no other process can change the run
             info = run.info
             corpus = run.corpus()
-            trainer = cls(plan.model, plan.train, corpus=corpus, vocab=info.vocab, preset=info.preset,
-                          created=info.created, clock=clock)
+            trainer = cls(
+                plan.model, plan.train, corpus=corpus, vocab=info.vocab, preset=info.preset, created=info.created, clock=clock
+            )
             trainer._restore(run.file(runs.LAST))
             trainer._attach(run, hold.pop_all())
         return trainer
@@ -253,8 +294,16 @@ class Trainer:
     def _loop(self) -> Iterator[Event]:
         cfg = self.config
         self._mark = self.clock()
-        yield self._log(Started(run=str(self.run_dir), step=self.step, resumed=self.resumed, device=describe(self.device),
-                                steps_per_epoch=self.steps_per_epoch, info=self.info))
+        yield self._log(
+            Started(
+                run=str(self.run_dir),
+                step=self.step,
+                resumed=self.resumed,
+                device=describe(self.device),
+                steps_per_epoch=self.steps_per_epoch,
+                info=self.info,
+            )
+        )
         evaluate = Cadence(cfg.eval_interval, cfg.eval_seconds, step=self.step, elapsed=self.elapsed)
         sample = Cadence(cfg.sample_interval, cfg.sample_seconds, step=self.step, elapsed=self.elapsed)
         save = Cadence(0, cfg.checkpoint_seconds, step=self.step, elapsed=self.elapsed)
@@ -336,8 +385,10 @@ class Trainer:
         except RuntimeError as exc:
             if not _out_of_memory(exc):
                 raise
-            raise _OutOfMemory(f"out of {'GPU ' if self.device.type == 'cuda' else ''}memory at step {self.step + 1}; "
-                               "lower --batch-size, --seq-len or --hidden (the last checkpoint is kept)") from None
+            raise _OutOfMemory(
+                f"out of {'GPU ' if self.device.type == 'cuda' else ''}memory at step {self.step + 1}; "
+                "lower --batch-size, --seq-len or --hidden (the last checkpoint is kept)"
+            ) from None
         self.step += 1
         self.batch_index += 1
         self.chars_seen += x.numel()
@@ -386,13 +437,25 @@ class Trainer:
         for p, value in zip(pending, losses):
             if not math.isfinite(value) or value > self.diverge_at:
                 what = "not a number" if not math.isfinite(value) else f"{value:.1f}, over 3x a uniform guess"
-                return events, (f"training diverged: the loss became {what} at step {p.step} (learning rate too high?); "
-                                f"stopped without saving, the last good checkpoint is kept; "
-                                f"resume with --resume {self.run_dir} --lr {self.config.lr / 10:g}")
+                return events, (
+                    f"training diverged: the loss became {what} at step {p.step} (learning rate too high?); "
+                    f"stopped without saving, the last good checkpoint is kept; "
+                    f"resume with --resume {self.run_dir} --lr {self.config.lr / 10:g}"
+                )
             progress = self._budget_used()
-            events.append(StepDone(step=p.step, epoch=p.epoch, loss=value, lr=p.lr, chars_seen=self.chars_seen,
-                                   elapsed=self.elapsed, chars_per_s=rate, progress=min(progress, 1.0),
-                                   eta=_eta(self.elapsed, progress)))
+            events.append(
+                StepDone(
+                    step=p.step,
+                    epoch=p.epoch,
+                    loss=value,
+                    lr=p.lr,
+                    chars_seen=self.chars_seen,
+                    elapsed=self.elapsed,
+                    chars_per_s=rate,
+                    progress=min(progress, 1.0),
+                    eta=_eta(self.elapsed, progress),
+                )
+            )
             self._metric_losses.append(value)
             if len(self._metric_losses) >= self.config.metrics_every:
                 self._flush_step_record(p)
@@ -403,18 +466,33 @@ class Trainer:
         if not self._metric_losses:
             return
         step, epoch, lr = (p.step, p.epoch, p.lr) if p else (self.step, self._epoch_float(), self._lr())
-        self.metrics.write({"event": "step", "step": step, "epoch": round(epoch, 5), "loss": float(np.mean(self._metric_losses)),
-                            "lr": lr, "chars_seen": self.chars_seen, "elapsed": round(self.elapsed, 3),
-                            "chars_per_s": round(self._rate(), 1), "time": time.time()})
+        self.metrics.write(
+            {
+                "event": "step",
+                "step": step,
+                "epoch": round(epoch, 5),
+                "loss": float(np.mean(self._metric_losses)),
+                "lr": lr,
+                "chars_seen": self.chars_seen,
+                "elapsed": round(self.elapsed, 3),
+                "chars_per_s": round(self._rate(), 1),
+                "time": time.time(),
+            }
+        )
         self._metric_losses = []
 
     def _finish(self, reason: str, message: str) -> Finished:
         recent = [v for v in (float(t) for t in self._recent) if math.isfinite(v)]
         finished = Finished(
-            run=str(self.run_dir), reason=reason, steps=self.step, val_loss=self.val_loss, best_val_loss=self.best_val,
+            run=str(self.run_dir),
+            reason=reason,
+            steps=self.step,
+            val_loss=self.val_loss,
+            best_val_loss=self.best_val,
             train_loss=float(np.mean(recent)) if recent else None,
             chars_per_s=self._session_chars / self._session_time if self._session_time > 0 else 0.0,
-            elapsed=self.elapsed, message=message,
+            elapsed=self.elapsed,
+            message=message,
         )
         try:
             self._log(finished)
@@ -458,24 +536,41 @@ class Trainer:
         if improved:
             self.best_val = result.loss
         self.last_eval_step = self.step
-        yield self._log(EvalDone(step=self.step, epoch=self._epoch_float(), val_loss=result.loss,
-                                 best_val_loss=self.best_val if self.best_val is not None else result.loss,
-                                 improved=improved, chars_seen=self.chars_seen, elapsed=self.elapsed))
+        yield self._log(
+            EvalDone(
+                step=self.step,
+                epoch=self._epoch_float(),
+                val_loss=result.loss,
+                best_val_loss=self.best_val if self.best_val is not None else result.loss,
+                improved=improved,
+                chars_seen=self.chars_seen,
+                elapsed=self.elapsed,
+            )
+        )
         if improved:
             yield from self._save("best", "training")
 
     def _sample(self) -> SampleReady:
         cfg = self.config
         with self._mutex:
-            text = generate(self.model, self.vocab, prompt=cfg.sample_prompt, length=cfg.sample_length,
-                            temperature=cfg.sample_temperature, seed=cfg.seed + self.step)[0]
-        event = SampleReady(step=self.step, epoch=self._epoch_float(), prompt=cfg.sample_prompt, text=text,
-                            temperature=cfg.sample_temperature)
+            text = generate(
+                self.model,
+                self.vocab,
+                prompt=cfg.sample_prompt,
+                length=cfg.sample_length,
+                temperature=cfg.sample_temperature,
+                seed=cfg.seed + self.step,
+            )[0]
+        event = SampleReady(
+            step=self.step, epoch=self._epoch_float(), prompt=cfg.sample_prompt, text=text, temperature=cfg.sample_temperature
+        )
         try:
             self._log(event)
             with open(self.run_dir / runs.SAMPLES, "a", encoding="utf-8") as fh:
-                fh.write(f"--- step {self.step}, epoch {self._epoch_float():.2f}, temperature {cfg.sample_temperature} ---\n"
-                         f"{cfg.sample_prompt}{text}\n\n")
+                fh.write(
+                    f"--- step {self.step}, epoch {self._epoch_float():.2f}, temperature {cfg.sample_temperature} ---\n"
+                    f"{cfg.sample_prompt}{text}\n\n"
+                )
         except (OSError, SaveError):
             pass  # a sample that cannot be written is not worth stopping for
         return event
@@ -483,12 +578,20 @@ class Trainer:
     def _progress(self, kind: str, status: str) -> dict[str, Any]:
         """The checkpoint's ``state`` table: how far training got, and where to pick it up."""
         return {
-            "kind": kind, "status": status, "step": self.step, "epoch": self._epoch_float(), "chars_seen": self.chars_seen,
-            "elapsed": self.elapsed, "train_time": self.train_time,
+            "kind": kind,
+            "status": status,
+            "step": self.step,
+            "epoch": self._epoch_float(),
+            "chars_seen": self.chars_seen,
+            "elapsed": self.elapsed,
+            "train_time": self.train_time,
             "chars_per_s": self._session_chars / self._session_time if self._session_time > 0 else None,
-            "val_loss": self.val_loss, "best_val_loss": self.best_val, "last_eval_step": self.last_eval_step,
+            "val_loss": self.val_loss,
+            "best_val_loss": self.best_val,
+            "last_eval_step": self.last_eval_step,
             "position": {"epoch": self.epoch, "batch": self.batch_index},
-            "device": str(self.device), "torch": torch.__version__,
+            "device": str(self.device),
+            "torch": torch.__version__,
         }
 
     def _save(self, which: str, status: str) -> Iterator[Event]:
@@ -518,7 +621,9 @@ class Trainer:
             raise RunError(f"{path} holds no training state; start a new run instead")
         tensors = load_tensors(path)
         try:
-            self.model.load_state_dict({k[len("model."):]: v.to(self.device) for k, v in tensors.items() if k.startswith("model.")})
+            self.model.load_state_dict(
+                {k[len("model.") :]: v.to(self.device) for k, v in tensors.items() if k.startswith("model.")}
+            )
             optim: dict[int, dict[str, torch.Tensor]] = {}
             for name, value in tensors.items():
                 if name.startswith("optim."):
@@ -530,7 +635,7 @@ class Trainer:
                     if i >= len(params) or key not in entry or tuple(entry[key].shape) != tuple(params[i].shape):
                         raise ValueError(f"optimizer state optim.{i}.{key} does not match its parameter")
             self.optimizer.load_state_dict({"state": optim, "param_groups": self.optimizer.state_dict()["param_groups"]})
-            carried = {k[len("state."):]: v.to(self.device) for k, v in tensors.items() if k.startswith("state.")}
+            carried = {k[len("state.") :]: v.to(self.device) for k, v in tensors.items() if k.startswith("state.")}
             want = (self.model_config.layers, self.config.batch_size, self.model_config.hidden)
             if carried and (set(carried) != set(self.model.cell.state) or any(tuple(v.shape) != want for v in carried.values())):
                 raise ValueError("the carried hidden state does not match the model and batch size")
@@ -545,7 +650,9 @@ class Trainer:
             self.best_val, self.val_loss = state.get("best_val_loss"), state.get("val_loss")
             self.last_eval_step = int(state.get("last_eval_step", -1))
         except (KeyError, ValueError, TypeError, RuntimeError) as exc:
-            raise RunError(f"{path}: the training state cannot be restored ({str(exc).splitlines()[0]}); start a new run") from None
+            raise RunError(
+                f"{path}: the training state cannot be restored ({str(exc).splitlines()[0]}); start a new run"
+            ) from None
         if not 0 <= self.batch_index < self.steps_per_epoch:
             raise RunError(f"{path}: the saved data position does not fit this corpus; start a new run")
         self.resumed = True

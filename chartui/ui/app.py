@@ -56,8 +56,14 @@ class ChartuiApp(App[None]):
     active_run: reactive[RunHandle | None] = reactive(None, always_update=True)
     """The run every tab follows: opened, picked, or the one being trained here."""
 
-    def __init__(self, *, run: str | Path | None = None, corpus: str = "shakespeare", preset: str = DEFAULT_PRESET,
-                 overrides: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        run: str | Path | None = None,
+        corpus: str = "shakespeare",
+        preset: str = DEFAULT_PRESET,
+        overrides: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__()
         self.open_on = Path(run) if run else None
         self.corpus, self.preset, self.overrides = corpus, preset, overrides
@@ -162,16 +168,28 @@ class ChartuiApp(App[None]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         train, generate, gates = self.query_one(TrainTab), self.query_one(GenerateTab), self.query_one(GatesTab)
-        yield SystemCommand("Start training", "Train the form's preset on its corpus (or resume the opened run)", train.action_start)
+        yield SystemCommand(
+            "Start training", "Train the form's preset on its corpus (or resume the opened run)", train.action_start
+        )
         yield SystemCommand("Pause or resume training", "Hold the trainer between steps", train.action_pause)
         yield SystemCommand("Stop training", "Stop and save a resumable checkpoint", train.action_stop)
         yield SystemCommand("Pick a run", "Choose the run every tab follows", self.action_pick_run)
-        yield SystemCommand("Generate", "Stream text from the active run", lambda: self._in_tab("generate", generate.action_regenerate))
-        yield SystemCommand("Compare temperatures", "One prompt at T=0.5, 1.0 and 1.5",
-                            lambda: self._in_tab("generate", lambda: generate.action_mode("temperatures")))
-        yield SystemCommand("Compare architectures", "One prompt across RNN, LSTM and GRU runs",
-                            lambda: self._in_tab("generate", lambda: generate.action_mode("runs")))
-        yield SystemCommand("Trace gates", "Colour the passage by a unit's gate activation", lambda: self._in_tab("gates", gates.action_trace))
+        yield SystemCommand(
+            "Generate", "Stream text from the active run", lambda: self._in_tab("generate", generate.action_regenerate)
+        )
+        yield SystemCommand(
+            "Compare temperatures",
+            "One prompt at T=0.5, 1.0 and 1.5",
+            lambda: self._in_tab("generate", lambda: generate.action_mode("temperatures")),
+        )
+        yield SystemCommand(
+            "Compare architectures",
+            "One prompt across RNN, LSTM and GRU runs",
+            lambda: self._in_tab("generate", lambda: generate.action_mode("runs")),
+        )
+        yield SystemCommand(
+            "Trace gates", "Colour the passage by a unit's gate activation", lambda: self._in_tab("gates", gates.action_trace)
+        )
         for name in TABS:
             yield SystemCommand(f"Go to {name.title()}", f"Show the {name.title()} tab", lambda n=name: self.action_tab(n))
 
@@ -236,4 +254,3 @@ class ChartuiApp(App[None]):
         """After ``run()`` returns: make sure no trainer is left running (blocking)."""
         if self._train_tab is not None:
             self._train_tab.stop_and_wait(timeout=15)
-

@@ -83,8 +83,14 @@ class RunHistory:
             if len(self.evals) > MAX_POINTS:
                 self.evals = self.evals[::2]
         elif kind == "sample":
-            self.samples.append(Sample(int(record["step"]), float(record.get("epoch", 0.0)), str(record["text"]),
-                                       float(record.get("temperature", 0.0))))
+            self.samples.append(
+                Sample(
+                    int(record["step"]),
+                    float(record.get("epoch", 0.0)),
+                    str(record["text"]),
+                    float(record.get("temperature", 0.0)),
+                )
+            )
         elif kind == "finished":
             self.finished = record
             self.paused = False
@@ -112,8 +118,12 @@ class RunHistory:
 
     def series(self, x: str = "steps") -> tuple[list[float], list[float], list[float], list[float]]:
         """(x, train loss, x of evals, val loss) for a chart; ``x`` is steps or chars."""
-        return (list(self.steps if x == "steps" else self.chars), list(self.losses),
-                [e[0] if x == "steps" else e[1] for e in self.evals], [e[2] for e in self.evals])
+        return (
+            list(self.steps if x == "steps" else self.chars),
+            list(self.losses),
+            [e[0] if x == "steps" else e[1] for e in self.evals],
+            [e[2] for e in self.evals],
+        )
 
     @property
     def training(self) -> bool:

@@ -61,7 +61,9 @@ class ConfirmQuit(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):
             yield Label("A run is training.", classes="title")
-            yield Label("Quit now? It saves a resumable checkpoint first (continue later with `chartui ui RUN` or `chartui train --resume RUN`).")
+            yield Label(
+                "Quit now? It saves a resumable checkpoint first (continue later with `chartui ui RUN` or `chartui train --resume RUN`)."
+            )
             yield Label("y / enter: save and quit      n / escape: keep training", classes="dim")
 
     def action_answer(self, value: bool) -> None:
@@ -83,7 +85,9 @@ class RunPicker(ModalScreen[str | None]):
             options.append(Option(f"the model training now ({self.live.name})", id=str(self.live.path)))
         for r in reversed(list_runs()):
             if self.live is None or r.path != self.live.path:
-                options.append(Option(f"{r.name}   {r.label}   best val {fmt_loss(r.progress.best_val_loss)}   {r.status}", id=str(r.path)))
+                options.append(
+                    Option(f"{r.name}   {r.label}   best val {fmt_loss(r.progress.best_val_loss)}   {r.status}", id=str(r.path))
+                )
         with Vertical(id="picker-box"):
             yield Label("Pick a run (enter)", classes="title")
             if options:

@@ -86,9 +86,14 @@ class MGULayer:
 
 
 MGU_CELL = cells.CellSpec(
-    name="mgu", gates=("forget", "candidate", "hidden"), state=("h",),
-    gate_ranges={"forget": (0.0, 1.0), "candidate": (-1.0, 1.0), "hidden": (-1.0, 1.0)}, default_gate="forget",
-    module=MGU, layer_params=lambda inputs, hidden: 2 * hidden * (inputs + hidden + 2), numpy_layer=MGULayer,
+    name="mgu",
+    gates=("forget", "candidate", "hidden"),
+    state=("h",),
+    gate_ranges={"forget": (0.0, 1.0), "candidate": (-1.0, 1.0), "hidden": (-1.0, 1.0)},
+    default_gate="forget",
+    module=MGU,
+    layer_params=lambda inputs, hidden: 2 * hidden * (inputs + hidden + 2),
+    numpy_layer=MGULayer,
 )
 
 
@@ -100,8 +105,9 @@ def mgu():
 
 
 def test_a_registered_cell_goes_through_the_whole_engine(mgu, small_corpus, tmp_path):
-    trainer, events = train_run(small_corpus, tmp_path / "run", arch="mgu", layers=2, hidden=24, max_steps=60,
-                                lr=0.02, eval_interval=30, seq_len=12)
+    trainer, events = train_run(
+        small_corpus, tmp_path / "run", arch="mgu", layers=2, hidden=24, max_steps=60, lr=0.02, eval_interval=30, seq_len=12
+    )
     losses = [e.loss for e in events if isinstance(e, StepDone)]
     assert sum(losses[-10:]) / 10 < sum(losses[:5]) / 5 - 0.5  # it learns
     assert trainer.params == ModelConfig(arch="mgu", layers=2, embed=8, hidden=24).param_breakdown(trainer.vocab.size)
@@ -110,7 +116,9 @@ def test_a_registered_cell_goes_through_the_whole_engine(mgu, small_corpus, tmp_
     assert Run(tmp_path / "run").info.label == "mgu 2x24"
     text = generate(loaded.model, loaded.vocab, prompt="KING ", length=60, seed=1)[0]
     assert len(text) == 60
-    assert evaluate_ids(loaded.model, Run(tmp_path / "run").validation_ids()).loss == pytest.approx(loaded.progress.best_val_loss, rel=1e-5)
+    assert evaluate_ids(loaded.model, Run(tmp_path / "run").validation_ids()).loss == pytest.approx(
+        loaded.progress.best_val_loss, rel=1e-5
+    )
 
     tr = trace(loaded.model, loaded.vocab, "KING RICHARD:\nNow is the winter")
     assert tr.gate_names == ("forget", "candidate", "hidden") and tr.default_gate == "forget"
@@ -130,8 +138,28 @@ def softmax(z):
 
 
 def test_a_registered_cell_is_a_choice_on_the_command_line(mgu, small_corpus, tmp_path):
-    code, out, err = run_main("train", "--corpus", str(small_corpus), "--preset", "seed", "--arch", "mgu", "--hidden", "8",
-                              "--embed", "4", "--seq-len", "8", "--batch-size", "4", "--max-steps", "3", "--run", str(tmp_path / "r"), "--json")
+    code, out, err = run_main(
+        "train",
+        "--corpus",
+        str(small_corpus),
+        "--preset",
+        "seed",
+        "--arch",
+        "mgu",
+        "--hidden",
+        "8",
+        "--embed",
+        "4",
+        "--seq-len",
+        "8",
+        "--batch-size",
+        "4",
+        "--max-steps",
+        "3",
+        "--run",
+        str(tmp_path / "r"),
+        "--json",
+    )
     assert code == 0, err
     code, out, err = run_main("gates", str(tmp_path / "r"), "--text", "KING", "--json")
     assert code == 0 and '"gate": "forget"' in out

@@ -76,7 +76,13 @@ def _rewrite(src, dst, *, tensors=None, run=None, state=None, meta=None):
     """A copy of checkpoint ``src`` at ``dst`` with parts of it replaced."""
     old = read_meta(src)
     t = {**load_tensors(src), **(tensors or {})}
-    m = {"format": FORMAT, "version": 2, "run": {**old.run, **(run or {})}, "state": {**old.state, **(state or {})}, **(meta or {})}
+    m = {
+        "format": FORMAT,
+        "version": 2,
+        "run": {**old.run, **(run or {})},
+        "state": {**old.state, **(state or {})},
+        **(meta or {}),
+    }
     dst.write_bytes(save(t, metadata={"chartui": json.dumps(m)}))
     return dst
 
@@ -109,8 +115,10 @@ def test_vocabulary_that_does_not_match_the_weights_is_refused(tiny_run, tmp_pat
         open_model(bad)
 
 
-@pytest.mark.parametrize("keep, message", [(0, "not a chartui checkpoint"), (5, "not a chartui checkpoint"),
-                                           (8, "truncated"), (100, "truncated"), (-10, "truncated")])
+@pytest.mark.parametrize(
+    "keep, message",
+    [(0, "not a chartui checkpoint"), (5, "not a chartui checkpoint"), (8, "truncated"), (100, "truncated"), (-10, "truncated")],
+)
 def test_truncated_files_are_refused(tiny_run, tmp_path, keep, message):
     data = (tiny_run / runs.LAST).read_bytes()
     bad = tmp_path / "cut.safetensors"
@@ -131,9 +139,14 @@ def _hostile_header(path, table: dict) -> None:
     path.write_bytes(struct.pack("<Q", len(raw)) + raw)
 
 
-@pytest.mark.parametrize("entry", [{"dtype": ["F32"], "shape": [1], "data_offsets": [0, 4]},
-                                   {"dtype": "F32", "shape": [1], "data_offsets": [None, "4"]},
-                                   {"dtype": "F32", "shape": [True], "data_offsets": [0, 4]}])
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"dtype": ["F32"], "shape": [1], "data_offsets": [0, 4]},
+        {"dtype": "F32", "shape": [1], "data_offsets": [None, "4"]},
+        {"dtype": "F32", "shape": [True], "data_offsets": [0, 4]},
+    ],
+)
 def test_malformed_tensor_tables_are_refused_not_crashed_on(tmp_path, entry):
     path = tmp_path / "bad.safetensors"
     _hostile_header(path, {"__metadata__": {"chartui": json.dumps({"format": FORMAT, "version": 2})}, "model.x": entry})

@@ -30,7 +30,9 @@ def test_replayed_hidden_states_equal_the_fused_module(arch):
         x = model.embedding(ids)
         for layer in range(2):  # run the fused module layer by layer to see each layer's output
             sub = type(model.rnn)(x.shape[-1], 24, batch_first=True)
-            sub.load_state_dict({k.replace(f"_l{layer}", "_l0"): v for k, v in model.rnn.state_dict().items() if k.endswith(f"_l{layer}")})
+            sub.load_state_dict(
+                {k.replace(f"_l{layer}", "_l0"): v for k, v in model.rnn.state_dict().items() if k.endswith(f"_l{layer}")}
+            )
             x, _ = sub(x)
             layer_outputs.append(x[0].numpy())
         logits, _ = model(ids)

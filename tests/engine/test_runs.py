@@ -92,7 +92,7 @@ def test_the_split_is_the_last_tenth_contiguous(small_corpus):
     train, val = split_ids(corpus, corpus.vocab, 0.1)
     assert len(val) == int(len(corpus) * 0.1)
     assert np.array_equal(np.concatenate([train, val]), corpus.ids)
-    assert corpus.vocab.decode(val) == corpus.text()[-len(val):]
+    assert corpus.vocab.decode(val) == corpus.text()[-len(val) :]
 
 
 def test_training_and_evaluation_score_the_same_split(tiny_run):

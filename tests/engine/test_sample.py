@@ -85,8 +85,15 @@ def test_unseen_prompt_characters_are_named(model):
         Sampler(model, VOCAB, prompt="Hi @home ~")
 
 
-@pytest.mark.parametrize("kwargs, flag", [({"temperature": -0.1}, "--temperature"), ({"top_k": 0}, "--top-k"),
-                                          ({"top_p": 0.0}, "--top-p"), ({"top_p": 1.5}, "--top-p")])
+@pytest.mark.parametrize(
+    "kwargs, flag",
+    [
+        ({"temperature": -0.1}, "--temperature"),
+        ({"top_k": 0}, "--top-k"),
+        ({"top_p": 0.0}, "--top-p"),
+        ({"top_p": 1.5}, "--top-p"),
+    ],
+)
 def test_bad_knobs_are_refused(model, kwargs, flag):
     with pytest.raises(ConfigError, match=flag):
         Sampler(model, VOCAB, prompt="A", **kwargs)

@@ -57,7 +57,9 @@ def test_loss_falls_for_every_architecture(small_corpus, tmp_path, arch):
 
 
 def test_events_arrive_in_order_and_metrics_are_kept(small_corpus, tmp_path):
-    trainer, events = train_run(small_corpus, tmp_path / "run", max_steps=30, eval_interval=10, sample_interval=15, metrics_every=5)
+    trainer, events = train_run(
+        small_corpus, tmp_path / "run", max_steps=30, eval_interval=10, sample_interval=15, metrics_every=5
+    )
     assert isinstance(events[0], Started) and isinstance(events[-1], Finished)
     kinds = [e.kind for e in events]
     assert kinds.count("step") == 30 and kinds.count("eval") == 3 and kinds.count("sample") >= 2

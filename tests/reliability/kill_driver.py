@@ -24,8 +24,18 @@ from chartui.engine import runs
 from chartui.engine.checkpoint import read_meta
 from chartui.engine.metrics import read_metrics
 
-SETTINGS = {"hidden": 96, "embed": 16, "seq_len": 32, "batch_size": 16, "lr": 0.005, "batching": "stateful",
-            "checkpoint_seconds": 0.05, "eval_interval": 25, "max_steps": 1_000_000, "metrics_every": 1}
+SETTINGS = {
+    "hidden": 96,
+    "embed": 16,
+    "seq_len": 32,
+    "batch_size": 16,
+    "lr": 0.005,
+    "batching": "stateful",
+    "checkpoint_seconds": 0.05,
+    "eval_interval": 25,
+    "max_steps": 1_000_000,
+    "metrics_every": 1,
+}
 
 
 def child(corpus: str, run: Path) -> None:

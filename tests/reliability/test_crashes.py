@@ -19,8 +19,12 @@ DRIVER = Path(__file__).with_name("kill_driver.py")
 
 def test_twenty_kills_never_lose_the_run(small_corpus, tmp_path):
     run = tmp_path / "run"
-    res = subprocess.run([sys.executable, str(DRIVER), str(small_corpus), str(run), "20", "7"],
-                         capture_output=True, text=True, timeout=3 * PATIENCE)
+    res = subprocess.run(
+        [sys.executable, str(DRIVER), str(small_corpus), str(run), "20", "7"],
+        capture_output=True,
+        text=True,
+        timeout=3 * PATIENCE,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     report = json.loads(res.stdout.strip().splitlines()[-1])
     assert len(report) == 20

@@ -25,8 +25,25 @@ PROMPT_EXIT = 30.0
 
 def _training(small_corpus, run: Path) -> subprocess.Popen:
     """A headless trainer, returned once it has taken ten steps."""
-    proc = subprocess.Popen([exe(), "train", "--corpus", str(small_corpus), *TINY_FLAGS, "--max-seconds", "600", "--threads", "1",
-                             "--run", str(run), "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            exe(),
+            "train",
+            "--corpus",
+            str(small_corpus),
+            *TINY_FLAGS,
+            "--max-seconds",
+            "600",
+            "--threads",
+            "1",
+            "--run",
+            str(run),
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     for line in proc.stdout:
         if '"event": "step"' in line and json.loads(line)["step"] >= 10:
             return proc

@@ -46,7 +46,9 @@ async def test_train_tab_trains_and_shows_the_loss_falling(small_corpus, home):
     async with app.run_test(size=SIZE) as pilot:
         tab = app.query_one(TrainTab)
         await keys(app, "s")
-        await until(pilot, lambda: tab.history.finished is not None and not tab.is_training and "finished" in _text(app, "#train-stats"))
+        await until(
+            pilot, lambda: tab.history.finished is not None and not tab.is_training and "finished" in _text(app, "#train-stats")
+        )
         h = tab.history
         assert len(h.losses) == 60 and h.losses[-1] < h.losses[0] - 0.5
         assert [e[0] for e in h.evals] == [30, 60] and len(h.samples) >= 2
@@ -313,8 +315,10 @@ async def test_start_after_a_finished_run_begins_a_new_run(small_corpus, home):
         assert len(list((home / "checkpoints").iterdir())) == 1
         app.query_one("#arch").value = "gru"
         tab.action_start()
-        await until(pilot, lambda: len(list((home / "checkpoints").iterdir())) == 2 and tab.history.finished is not None
-                    and not tab.is_training)
+        await until(
+            pilot,
+            lambda: len(list((home / "checkpoints").iterdir())) == 2 and tab.history.finished is not None and not tab.is_training,
+        )
         assert {Run(r).info.model.arch for r in (home / "checkpoints").iterdir()} == {"lstm", "gru"}
 
 

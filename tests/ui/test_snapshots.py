@@ -25,15 +25,25 @@ from tests.conftest import until
 def fixed_run(home):
     """An untrained model with fixed weights (seeded init) saved as a run: deterministic pixels."""
     torch.manual_seed(0)
-    vocab = Vocab("".join(sorted(set("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\nROMEO"))))
+    vocab = Vocab(
+        "".join(sorted(set("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\nROMEO")))
+    )
     config = ModelConfig(arch="lstm", layers=1, embed=8, hidden=24)
     model = CharModel(config, vocab.size)
     run = home / "checkpoints" / "snapshot-run"
     run.mkdir(parents=True)
-    info = RunInfo(model=config, train=TrainConfig(max_steps=1), vocab=vocab,
-                   corpus=CorpusInfo(name="fixed", source="fixed", chars=0, vocab_size=vocab.size, sha256=""))
-    save_checkpoint(run / runs.BEST, {f"model.{k}": v for k, v in model.state_dict().items()}, run=info.to_dict(),
-                    state={"kind": "best", "status": "finished", "step": 0})
+    info = RunInfo(
+        model=config,
+        train=TrainConfig(max_steps=1),
+        vocab=vocab,
+        corpus=CorpusInfo(name="fixed", source="fixed", chars=0, vocab_size=vocab.size, sha256=""),
+    )
+    save_checkpoint(
+        run / runs.BEST,
+        {f"model.{k}": v for k, v in model.state_dict().items()},
+        run=info.to_dict(),
+        state={"kind": "best", "status": "finished", "step": 0},
+    )
     return run
 
 

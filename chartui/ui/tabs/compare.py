@@ -65,9 +65,18 @@ class CompareTab(ChartuiTab):
         table.clear()
         for r in self.runs:
             p = r.progress
-            table.add_row(r.name, r.label, fmt_int(r.info.params["total"] if r.info else None), fmt_loss(p.val_loss),
-                          fmt_loss(p.best_val_loss), "-" if r.perplexity is None else f"{r.perplexity:.2f}",
-                          fmt_rate(p.chars_per_s), fmt_int(p.step), r.status, key=str(r.path))
+            table.add_row(
+                r.name,
+                r.label,
+                fmt_int(r.info.params["total"] if r.info else None),
+                fmt_loss(p.val_loss),
+                fmt_loss(p.best_val_loss),
+                "-" if r.perplexity is None else f"{r.perplexity:.2f}",
+                fmt_rate(p.chars_per_s),
+                fmt_int(p.step),
+                r.status,
+                key=str(r.path),
+            )
         if not self.charted:
             self.charted = [str(r.path) for r in self.runs[:4]]
         self._draw()
@@ -100,8 +109,11 @@ class CompareTab(ChartuiTab):
                 records = Run(run).metrics()
             except ChartuiError:
                 continue  # unreadable metrics: that run has no curve
-            pts = [(r["chars_seen"], r[key]) for r in records
-                   if r.get("event") == kind and isinstance(r.get(key), (int, float)) and isinstance(r.get("chars_seen"), int)]
+            pts = [
+                (r["chars_seen"], r[key])
+                for r in records
+                if r.get("event") == kind and isinstance(r.get(key), (int, float)) and isinstance(r.get("chars_seen"), int)
+            ]
             if pts:
                 lines.append((labels.get(run, run), [p[0] for p in pts], [p[1] for p in pts]))
         chart = self.query_one("#compare-chart", LossChart)

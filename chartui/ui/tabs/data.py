@@ -96,7 +96,9 @@ class DataTab(ChartuiTab):
         try:
             stats = corpus_stats(load_corpus(spec))
         except Exception as exc:
-            self.post_message(self.LoadFailed(str(exc) if isinstance(exc, ChartuiError) else f"could not read the corpus: {exc!r}"))
+            self.post_message(
+                self.LoadFailed(str(exc) if isinstance(exc, ChartuiError) else f"could not read the corpus: {exc!r}")
+            )
             return
         self.post_message(self.StatsReady(stats))
 
@@ -124,9 +126,11 @@ class DataTab(ChartuiTab):
         peak = s["top"][0]["share"] if s["top"] else 1.0
         for row in s["top"]:
             style = WHITESPACE if row["whitespace"] else BAR
-            table.add_row(Text(printable(row["label"]), style=WHITESPACE if row["whitespace"] else ""),
-                          Text(bar(row["share"] / peak, 24, ascii_only=self.app.no_color), style=style),
-                          f"{row['share'] * 100:.1f}%")
+            table.add_row(
+                Text(printable(row["label"]), style=WHITESPACE if row["whitespace"] else ""),
+                Text(bar(row["share"] / peak, 24, ascii_only=self.app.no_color), style=style),
+                f"{row['share'] * 100:.1f}%",
+            )
         self.query_one("#data-histogram", Static).update(table)
 
     def on_data_tab_load_failed(self, message: LoadFailed) -> None:

@@ -219,11 +219,24 @@ class GatesTab(ChartuiTab):
             table.clear()
             for r in self.rankings.get((self.gate_layer, self.gate), []):
                 tracks = "variance" if r.feature == "variance" else r.feature
-                table.add_row(str(r.unit), tracks, f"{r.correlation:+.2f}" if r.feature != "variance" else f"{r.variance:.2f}", key=str(r.unit))
+                table.add_row(
+                    str(r.unit),
+                    tracks,
+                    f"{r.correlation:+.2f}" if r.feature != "variance" else f"{r.variance:.2f}",
+                    key=str(r.unit),
+                )
         why = next((r for r in self.rankings.get((self.gate_layer, self.gate), []) if r.unit == self.unit), None)
-        reason = "" if why is None else f" - {'tracks' if why.correlation >= 0 else 'opposes'} {why.feature} (r={why.correlation:+.2f})" if why.feature != "variance" else " - wide swings"
-        self._show_status(f"{tr.arch} layer [b]{self.gate_layer}[/]/{len(tr.layers) - 1}  gate [b]{self.gate}[/]  unit [b]{self.unit}[/]/{tr.hidden - 1}{reason}  "
-                          f"[dim]scale {lo:+.2f}..{hi:+.2f}[/]")
+        reason = (
+            ""
+            if why is None
+            else f" - {'tracks' if why.correlation >= 0 else 'opposes'} {why.feature} (r={why.correlation:+.2f})"
+            if why.feature != "variance"
+            else " - wide swings"
+        )
+        self._show_status(
+            f"{tr.arch} layer [b]{self.gate_layer}[/]/{len(tr.layers) - 1}  gate [b]{self.gate}[/]  unit [b]{self.unit}[/]/{tr.hidden - 1}{reason}  "
+            f"[dim]scale {lo:+.2f}..{hi:+.2f}[/]"
+        )
         self._show_detail()
         self._show_heatmap()
 
@@ -254,5 +267,13 @@ class GatesTab(ChartuiTab):
         heatmap = self.query_one("#gates-heatmap", GateHeatmap)
         rows = max(heatmap.size.height - 1, 1)
         first = (self.unit // rows) * rows  # the page of units that holds the chosen one
-        heatmap.show(tr.text, acts, lo, hi, diverging=lo < 0, cursor=self.query_one("#gates-text", GateText).cursor,
-                     unit=self.unit, first_unit=first)
+        heatmap.show(
+            tr.text,
+            acts,
+            lo,
+            hi,
+            diverging=lo < 0,
+            cursor=self.query_one("#gates-text", GateText).cursor,
+            unit=self.unit,
+            first_unit=first,
+        )

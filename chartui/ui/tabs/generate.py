@@ -230,7 +230,9 @@ class GenerateTab(ChartuiTab):
     def _show_status(self) -> None:
         speed = SPEEDS[self.speed_index]
         t = "greedy (T=0)" if self.greedy else f"T [b]{self.temperature:.2f}[/]"
-        state = "paused" if self._paused.is_set() and self._streaming else "streaming" if self._streaming else "idle (r generates)"
+        state = (
+            "paused" if self._paused.is_set() and self._streaming else "streaming" if self._streaming else "idle (r generates)"
+        )
         self.query_one("#gen-status", Static).update(
             f"[b]{state}[/]  {t}  top-k [b]{self.top_k or 'off'}[/]  top-p [b]{self.top_p or 'off'}[/]  seed [b]{self.seed}[/]  "
             f"speed [b]{speed or 'max'}[/]{'/s' if speed else ''}  {self.mode}{'  colour=p' if self.colour else ''}"
@@ -251,8 +253,13 @@ class GenerateTab(ChartuiTab):
         for i in range(3):
             self.query_one(f"#gen-col-{i}").set_class(i >= columns, "hidden")
             self.query_one(f"#gen-view-{i}", SampleView).reset(prefix=printable(prompt), generation=self._generation)
-        titles = ([Path(r).name for r in runs] if self.mode == "runs"
-                  else [f"T = {t:.2f}" for t in self._temperatures()] if self.mode == "temperatures" else [""])
+        titles = (
+            [Path(r).name for r in runs]
+            if self.mode == "runs"
+            else [f"T = {t:.2f}" for t in self._temperatures()]
+            if self.mode == "temperatures"
+            else [""]
+        )
         for i, title in enumerate(titles):
             self.query_one(f"#gen-title-{i}", Label).update(title)
         self._streaming = True
@@ -261,8 +268,15 @@ class GenerateTab(ChartuiTab):
         views = [self.query_one(f"#gen-view-{i}", SampleView) for i in range(columns)]
         temps = self._temperatures()
         handles = [self.app.run_handle(runs[i] if self.mode == "runs" else runs[0]) for i in range(columns)]  # type: ignore[attr-defined]
-        knobs = [{"temperature": 0.0 if self.greedy else temps[min(i, len(temps) - 1)], "top_k": self.top_k,
-                  "top_p": self.top_p, "seed": self.seed} for i in range(columns)]
+        knobs = [
+            {
+                "temperature": 0.0 if self.greedy else temps[min(i, len(temps) - 1)],
+                "top_k": self.top_k,
+                "top_p": self.top_p,
+                "seed": self.seed,
+            }
+            for i in range(columns)
+        ]
         self._generate(handles, knobs, prompt, views, self._generation)
 
     def _runs_for_mode(self) -> list[str]:
@@ -281,7 +295,9 @@ class GenerateTab(ChartuiTab):
         return runs
 
     @work(thread=True, group="generate", exclusive=True, exit_on_error=False)
-    def _generate(self, handles: list[RunHandle], knobs: list[dict], prompt: str, views: list[SampleView], generation: int) -> None:
+    def _generate(
+        self, handles: list[RunHandle], knobs: list[dict], prompt: str, views: list[SampleView], generation: int
+    ) -> None:
         from chartui.engine.sample import Sampler
 
         worker = get_current_worker()

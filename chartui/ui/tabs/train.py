@@ -104,8 +104,9 @@ class TrainTab(ChartuiTab, can_focus=True):
             self.path = path
             self.here = here
 
-    def __init__(self, *, corpus: str = "shakespeare", preset: str = DEFAULT_PRESET,
-                 overrides: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *, corpus: str = "shakespeare", preset: str = DEFAULT_PRESET, overrides: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.initial_corpus = corpus
         self.initial_preset = preset
@@ -135,11 +136,21 @@ class TrainTab(ChartuiTab, can_focus=True):
             with VerticalScroll(id="train-form"):
                 with Grid(id="train-grid"):
                     yield Label("Corpus")
-                    yield Input(self.initial_corpus, id="corpus", compact=True,
-                                suggester=SuggestFromList(NAMED), tooltip="shakespeare, tinyshakespeare, or a path")
+                    yield Input(
+                        self.initial_corpus,
+                        id="corpus",
+                        compact=True,
+                        suggester=SuggestFromList(NAMED),
+                        tooltip="shakespeare, tinyshakespeare, or a path",
+                    )
                     yield Label("Preset")
-                    yield Select([(Path(p).stem, p) for p in presets], value=self.initial_preset,
-                                 allow_blank=False, id="preset", compact=True)
+                    yield Select(
+                        [(Path(p).stem, p) for p in presets],
+                        value=self.initial_preset,
+                        allow_blank=False,
+                        id="preset",
+                        compact=True,
+                    )
                     yield Label("Arch")
                     yield Select([(a, a) for a in ARCHS], value="lstm", allow_blank=False, id="arch", compact=True)
                     for field_id, label, _ in FIELDS:
@@ -181,7 +192,9 @@ class TrainTab(ChartuiTab, can_focus=True):
         self.query_one("#arch", Select).value = model.arch
         for field_id, _, _ in FIELDS:
             value = values.get(field_id)
-            self.query_one(f"#{field_id}", Input).value = "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+            self.query_one(f"#{field_id}", Input).value = (
+                "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+            )
         if corpus:
             self.query_one("#corpus", Input).value = corpus
         total, parts = params_parts(model.param_breakdown(65))
@@ -195,8 +208,10 @@ class TrainTab(ChartuiTab, can_focus=True):
     def _form_configs(self) -> tuple[str, Any, Any]:
         """(preset name, ModelConfig, TrainConfig) from the form over its base; ChartuiError if
         a field is malformed or a setting out of range."""
-        values: dict[str, Any] = {"corpus": self.query_one("#corpus", Input).value.strip() or "shakespeare",
-                                  "arch": self.query_one("#arch", Select).value}
+        values: dict[str, Any] = {
+            "corpus": self.query_one("#corpus", Input).value.strip() or "shakespeare",
+            "arch": self.query_one("#arch", Select).value,
+        }
         for field_id, label, kind in FIELDS:
             text = self.query_one(f"#{field_id}", Input).value.strip()
             if not text:
@@ -317,7 +332,9 @@ class TrainTab(ChartuiTab, can_focus=True):
                 if not isinstance(event, StepDone):
                     self.post_message(self.EngineEvent(event))
         except Exception as exc:
-            self.post_message(self.Failed(str(exc) if isinstance(exc, ChartuiError) else f"training failed unexpectedly: {exc!r}"))
+            self.post_message(
+                self.Failed(str(exc) if isinstance(exc, ChartuiError) else f"training failed unexpectedly: {exc!r}")
+            )
         finally:
             self._train_done.set()
 
@@ -340,7 +357,9 @@ class TrainTab(ChartuiTab, can_focus=True):
         if isinstance(event, Started):
             self.app.sub_title = f"training {Path(event.run).name}"
             total, parts = params_parts(event.info.params)
-            self.query_one("#train-params", Static).update(f"{total}\n({parts})\n{event.device}\n{event.info.train.batching} batches")
+            self.query_one("#train-params", Static).update(
+                f"{total}\n({parts})\n{event.device}\n{event.info.train.batching} batches"
+            )
         elif isinstance(event, SampleReady):
             self._show_samples()
         elif isinstance(event, CheckpointSaved):
@@ -348,8 +367,12 @@ class TrainTab(ChartuiTab, can_focus=True):
         elif isinstance(event, Finished):
             self._training_ended(Path(event.run))
             severity = "information" if event.reason in ("budget", "stopped") else "error"
-            self.app.notify(f"{finished_word(event.reason)}: {event.steps:,} steps, val loss {fmt_loss(event.val_loss)}"
-                            + (f"\n{event.message}" if event.message else ""), severity=severity, timeout=10)
+            self.app.notify(
+                f"{finished_word(event.reason)}: {event.steps:,} steps, val loss {fmt_loss(event.val_loss)}"
+                + (f"\n{event.message}" if event.message else ""),
+                severity=severity,
+                timeout=10,
+            )
         self._show_stats()
 
     def on_train_tab_failed(self, message: Failed) -> None:
@@ -394,7 +417,8 @@ class TrainTab(ChartuiTab, can_focus=True):
         status = summary.status if summary else "new"
         has_last = run.file("last.safetensors").is_file()
         self.query_one("#start", Button).label = (
-            "Start" if training_elsewhere or not has_last else "Continue" if status == "finished" else "Resume")
+            "Start" if training_elsewhere or not has_last else "Continue" if status == "finished" else "Resume"
+        )
         self._show_samples()
         self._show_stats()
         self._draw_chart()
@@ -413,8 +437,11 @@ class TrainTab(ChartuiTab, can_focus=True):
             elif not self.opened.training_elsewhere():
                 # The trainer we followed died without finishing (kill -9, out of memory).
                 self.follower = None
-                self.app.notify(f"{self.opened.name} stopped being trained without finishing; Resume continues it",
-                                severity="warning", timeout=10)
+                self.app.notify(
+                    f"{self.opened.name} stopped being trained without finishing; Resume continues it",
+                    severity="warning",
+                    timeout=10,
+                )
                 self.open_run(self.opened)
         self._draw_chart()
 
@@ -427,7 +454,8 @@ class TrainTab(ChartuiTab, can_focus=True):
         self._chart_version = h.version
         xs, ys, ex, ey = h.series(self.axis)
         self.query_one("#train-chart", LossChart).set_lines(
-            [("train", xs, ys), ("val", ex, ey)], xlabel="step" if self.axis == "steps" else "characters seen",
+            [("train", xs, ys), ("val", ex, ey)],
+            xlabel="step" if self.axis == "steps" else "characters seen",
             markers=["braille", "dot"],
         )
         self.query_one("#train-spark", Sparkline).data = list(h.recent)
@@ -449,10 +477,12 @@ class TrainTab(ChartuiTab, can_focus=True):
             else:
                 state = "interrupted"
             eta = s.get("eta")
-            text = (f"[b]{state}[/]  epoch [b]{s.get('epoch', 0):.2f}[/]  step [b]{int(s['step']):,}[/]  "
-                    f"loss [b cyan]{s['loss']:.4f}[/]  val [b green]{fmt_loss(h.val)}[/] (best {fmt_loss(h.best_val)})  "
-                    f"[b]{fmt_rate(s.get('chars_per_s'))}[/] chars/s  {fmt_duration(s.get('elapsed'))} elapsed  "
-                    f"ETA {fmt_duration(eta) if eta is not None else '--:--'}  [dim]{self._saved}[/]")
+            text = (
+                f"[b]{state}[/]  epoch [b]{s.get('epoch', 0):.2f}[/]  step [b]{int(s['step']):,}[/]  "
+                f"loss [b cyan]{s['loss']:.4f}[/]  val [b green]{fmt_loss(h.val)}[/] (best {fmt_loss(h.best_val)})  "
+                f"[b]{fmt_rate(s.get('chars_per_s'))}[/] chars/s  {fmt_duration(s.get('elapsed'))} elapsed  "
+                f"ETA {fmt_duration(eta) if eta is not None else '--:--'}  [dim]{self._saved}[/]"
+            )
         self.query_one("#train-stats", Static).update(text)
         if len(h.recent) % 10 == 0:
             self.query_one("#train-spark", Sparkline).data = list(h.recent)

@@ -119,8 +119,9 @@ class GateHeatmap(Static):
     GateHeatmap { height: 1fr; }
     """
 
-    def show(self, text: str, acts: np.ndarray, lo: float, hi: float, *, diverging: bool, cursor: int,
-             unit: int, first_unit: int = 0) -> None:
+    def show(
+        self, text: str, acts: np.ndarray, lo: float, hi: float, *, diverging: bool, cursor: int, unit: int, first_unit: int = 0
+    ) -> None:
         """``acts`` is (T, H); rows start at ``first_unit`` and fill the widget's height."""
         width = max(self.size.width - 6, 10)
         rows = max(min(self.size.height - 1, acts.shape[1] - first_unit), 1)

@@ -35,8 +35,13 @@ class LossChart(PlotextPlot):
         self.xlabel = "step"
         self._lines: list[tuple[str, list[float], list[float], str, str]] = []
 
-    def set_lines(self, lines: list[tuple[str, Sequence[float], Sequence[float]]], *, xlabel: str = "step",
-                  markers: Sequence[str] | None = None) -> None:
+    def set_lines(
+        self,
+        lines: list[tuple[str, Sequence[float], Sequence[float]]],
+        *,
+        xlabel: str = "step",
+        markers: Sequence[str] | None = None,
+    ) -> None:
         """``lines``: (label, x, y) per curve. Downsampled here to the widget's width."""
         n = max(2 * max(self.size.width, 40), 40)
         self.xlabel = xlabel
