@@ -42,7 +42,7 @@ class _CellNames(Sequence[str]):
 
         return names()
 
-    def __getitem__(self, i):  # type: ignore[no-untyped-def, override]
+    def __getitem__(self, i):
         return self._names()[i]
 
     def __len__(self) -> int:

@@ -31,3 +31,17 @@ def runs_dir() -> Path:
 def data_dir() -> Path:
     """Corpus cache (built Shakespeare, downloaded tiny-shakespeare)."""
     return home() / "data"
+
+
+def shown(path: str | Path) -> str:
+    """``path`` as a person reads it: relative to chartui's home when inside it
+    (``data/tinyshakespeare.txt``), ``~/...`` inside the user's home, else as it is."""
+    p = Path(path)
+    if not p.is_absolute():
+        return str(p)
+    for base, prefix in ((home(), ""), (Path.home(), "~/")):
+        try:
+            return prefix + str(p.relative_to(base))
+        except ValueError:
+            continue
+    return str(p)

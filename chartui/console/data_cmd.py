@@ -10,6 +10,7 @@ from rich.text import Text
 from chartui.console.render import BAR_STYLE, WHITESPACE_STYLE, is_tty, print_json, stdout_console
 from chartui.display import bar, printable
 from chartui.engine.corpus import corpus_stats, load_corpus, show_char
+from chartui.paths import shown
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
 
 def render_stats(stats: dict, *, plain: bool) -> None:
     console = stdout_console()
-    console.print(Text.assemble(("Corpus ", "bold"), (stats["name"], "bold cyan"), f"  ({printable(stats['source'])})"))
+    console.print(Text.assemble(("Corpus ", "bold"), (stats["name"], "bold cyan"), f"  ({printable(shown(stats['source']))})"))
     console.print(f"Characters: {stats['chars']:,}    Vocabulary: {stats['vocab_size']} distinct")
     if stats["files"]:
         console.print(f"Files: {len(stats['files'])} read, {len(stats['skipped'])} skipped")

@@ -236,7 +236,7 @@ def _fused_class(kind: str) -> type:
 
     base = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[kind]
 
-    def forward(self, x, state=None):  # type: ignore[no-untyped-def]
+    def forward(self, x, state=None):
         if kind == "lstm":
             out, (h, c) = base.forward(self, x, state)
             return out, (h, c)

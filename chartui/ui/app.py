@@ -30,15 +30,12 @@ from chartui.engine.runs import list_runs, resolve_run
 from chartui.errors import ChartuiError
 from chartui.ui.runs import LiveRun, RunHandle, SavedRun
 from chartui.ui.screens import ConfirmQuit, HelpScreen, RunPicker
-from chartui.ui.tabs.base import ChartuiTab
-from chartui.ui.tabs.compare import CompareTab
-from chartui.ui.tabs.data import DataTab
+from chartui.ui.tabs.base import ChartuiTab, tab_classes
 from chartui.ui.tabs.gates import GatesTab
 from chartui.ui.tabs.generate import GenerateTab
 from chartui.ui.tabs.train import TrainTab
 
 MIN_WIDTH, MIN_HEIGHT = 80, 24
-TABS = ("train", "generate", "gates", "data", "compare")
 
 
 class ChartuiApp(App[None]):
@@ -50,7 +47,7 @@ class ChartuiApp(App[None]):
         Binding("ctrl+q", "quit", "Quit", priority=True),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("ctrl+r", "pick_run", "Pick run"),
-        *(Binding(str(i + 1), f"tab('{name}')", name.title(), show=False) for i, name in enumerate(TABS)),
+        *(Binding(str(n), f"tab_number({n})", f"Tab {n}", show=False) for n in range(1, 10)),
     ]
 
     active_run: reactive[RunHandle | None] = reactive(None, always_update=True)
@@ -66,7 +63,8 @@ class ChartuiApp(App[None]):
     ) -> None:
         super().__init__()
         self.open_on = Path(run) if run else None
-        self.corpus, self.preset, self.overrides = corpus, preset, overrides
+        self.corpus, self.preset, self.overrides = corpus, preset, overrides or {}
+        """What the session was started with (``chartui ui --corpus --preset``), for the tabs."""
         self.live_run: LiveRun | None = None
         """The run this app trains now, if any."""
         self.quitting = False
@@ -75,17 +73,11 @@ class ChartuiApp(App[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with TabbedContent(initial="train", id="tabs"):
-            with TabPane("1 Train", id="train"):
-                yield TrainTab(corpus=self.corpus, preset=self.preset, overrides=self.overrides, id="train-tab")
-            with TabPane("2 Generate", id="generate"):
-                yield GenerateTab(id="generate-tab")
-            with TabPane("3 Gates", id="gates"):
-                yield GatesTab(id="gates-tab")
-            with TabPane("4 Data", id="data"):
-                yield DataTab(corpus=self.corpus, id="data-tab")
-            with TabPane("5 Compare", id="compare"):
-                yield CompareTab(id="compare-tab")
+        tabs = tab_classes()
+        with TabbedContent(initial=tabs[0].TAB_ID, id="tabs"):
+            for n, tab in enumerate(tabs, 1):
+                with TabPane(f"{n} {tab.TAB_TITLE}" if n <= 9 else tab.TAB_TITLE, id=tab.TAB_ID):
+                    yield tab(id=f"{tab.TAB_ID}-tab")
         yield Static("", id="too-small")
         yield Footer()
 
@@ -115,6 +107,11 @@ class ChartuiApp(App[None]):
 
     def action_tab(self, name: str) -> None:
         self.query_one("#tabs", TabbedContent).active = name
+
+    def action_tab_number(self, n: int) -> None:
+        tabs = self.tabs
+        if 1 <= n <= len(tabs):
+            self.action_tab(tabs[n - 1].TAB_ID)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         tab = event.pane.query_one(ChartuiTab)
@@ -190,8 +187,10 @@ class ChartuiApp(App[None]):
         yield SystemCommand(
             "Trace gates", "Colour the passage by a unit's gate activation", lambda: self._in_tab("gates", gates.action_trace)
         )
-        for name in TABS:
-            yield SystemCommand(f"Go to {name.title()}", f"Show the {name.title()} tab", lambda n=name: self.action_tab(n))
+        for tab in self.tabs:
+            yield SystemCommand(
+                f"Go to {tab.TAB_TITLE}", f"Show the {tab.TAB_TITLE} tab", lambda t=tab.TAB_ID: self.action_tab(t)
+            )
 
     def _in_tab(self, name: str, action: Any) -> None:
         self.action_tab(name)

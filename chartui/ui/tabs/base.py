@@ -1,13 +1,18 @@
 """What every tab is: a widget in the app's TabbedContent that follows the app's active run.
 
-A tab reacts to the run changing (``active_run_changed``) and to being brought on screen
-(``shown``), and says where the keyboard focus goes inside it (``focus_default``). A tab
-never reaches into another tab: what they share is the app's ``active_run``.
+A tab declares where it sits (``TAB_ID``, ``TAB_TITLE``, ``TAB_ORDER``), reacts to the run
+changing (``active_run_changed``), to runs on disk changing (``runs_changed``) and to being
+brought on screen (``shown``), and says where the keyboard focus goes inside it
+(``focus_default``). It never reaches into another tab: what they share is the app's
+``active_run``. Every module in chartui/ui/tabs/ that defines a ChartuiTab with a ``TAB_ID``
+adds a tab (and its number key): adding a tab is adding a file.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import importlib
+import pkgutil
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.containers import Vertical
 
@@ -16,7 +21,21 @@ if TYPE_CHECKING:
 
 
 class ChartuiTab(Vertical):
-    """Base class of the five tabs."""
+    """Base class of the app's tabs."""
+
+    TAB_ID: ClassVar[str] = ""
+    """The tab's id (``train``); a subclass without one is not a tab of its own."""
+    TAB_TITLE: ClassVar[str] = ""
+    """Its name in the tab bar and in the command palette (``Train``)."""
+    TAB_ORDER: ClassVar[int] = 100
+    """Its place in the tab bar; the first nine get the number keys 1-9."""
+
+    _tabs: ClassVar[list[type[ChartuiTab]]] = []
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.TAB_ID:
+            ChartuiTab._tabs.append(cls)
 
     def on_mount(self) -> None:
         self.watch(self.app, "active_run", self.active_run_changed, init=False)
@@ -42,3 +61,17 @@ class ChartuiTab(Vertical):
 
     def runs_changed(self) -> None:
         """Runs on disk changed: one started or finished training."""
+
+
+def tab_classes() -> list[type[ChartuiTab]]:
+    """Every tab defined in chartui/ui/tabs/, in tab-bar order."""
+    package = importlib.import_module("chartui.ui.tabs")
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{module.name}")
+    return sorted(ChartuiTab._tabs, key=lambda tab: (tab.TAB_ORDER, tab.TAB_ID))
+
+
+def remove_tab(tab: type[ChartuiTab]) -> None:
+    """Take a tab out of the app's tab bar (one a test defined, once it is done)."""
+    if tab in ChartuiTab._tabs:
+        ChartuiTab._tabs.remove(tab)

@@ -24,6 +24,8 @@ MAX_CURVES = 6
 class CompareTab(ChartuiTab):
     """All runs, side by side."""
 
+    TAB_ID, TAB_TITLE, TAB_ORDER = "compare", "Compare", 50
+
     BINDINGS = [
         Binding("r", "refresh", "Refresh"),
         Binding("space", "toggle_curve", "Chart on/off"),

@@ -18,6 +18,7 @@ from textual.widgets import Input, Label, Static
 from chartui.display import bar, printable
 from chartui.engine.corpus import NAMED, corpus_stats, load_corpus, show_char
 from chartui.errors import ChartuiError
+from chartui.paths import shown as shown_path
 from chartui.ui.runs import RunHandle
 from chartui.ui.tabs.base import ChartuiTab
 
@@ -27,6 +28,8 @@ BAR = "dodger_blue2"
 
 class DataTab(ChartuiTab):
     """Corpus statistics."""
+
+    TAB_ID, TAB_TITLE, TAB_ORDER = "data", "Data", 40
 
     BINDINGS = [Binding("r", "load", "Reload")]
 
@@ -44,16 +47,17 @@ class DataTab(ChartuiTab):
             super().__init__()
             self.text = text
 
-    def __init__(self, *, corpus: str = "shakespeare", **kwargs: Any) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.corpus = corpus
         self.loaded_for: str | None = None
         self.stats: dict | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="data-top"):
             yield Label("Corpus")
-            yield Input(self.corpus, id="data-corpus", compact=True, suggester=SuggestFromList(NAMED))
+            yield Input(
+                getattr(self.app, "corpus", "shakespeare"), id="data-corpus", compact=True, suggester=SuggestFromList(NAMED)
+            )
         with Horizontal(id="data-body"):
             with VerticalScroll(id="data-left"):
                 yield Static("", id="data-summary")
@@ -107,7 +111,7 @@ class DataTab(ChartuiTab):
         charset = "".join(show_char(c) if c.isspace() or not c.isprintable() else c for c in s["charset"])
         summary = Text()
         summary.append(f"{s['name']}\n", style="bold cyan")
-        summary.append(f"{printable(s['source'])}\n\n", style="dim")
+        summary.append(f"{printable(shown_path(s['source']))}\n\n", style="dim")
         summary.append(f"characters  {s['chars']:,}\nvocabulary  {s['vocab_size']} distinct\n")
         summary.append("whitespace  ")
         summary.append(f"{s['whitespace_share'] * 100:.1f}%", style=WHITESPACE)

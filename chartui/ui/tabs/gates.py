@@ -31,6 +31,8 @@ DEFAULT_TEXT = "First Citizen:\nBefore we proceed any further, hear me speak.\n\
 class GatesTab(ChartuiTab):
     """Gate activations per character."""
 
+    TAB_ID, TAB_TITLE, TAB_ORDER = "gates", "Gates", 30
+
     BINDINGS = [
         Binding("up", "unit(-1)", "Unit", key_display="↑↓"),
         Binding("down", "unit(1)", "Unit", show=False),

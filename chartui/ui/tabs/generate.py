@@ -38,6 +38,8 @@ LENGTH = 3000
 class GenerateTab(ChartuiTab):
     """Streamed generation with live knobs."""
 
+    TAB_ID, TAB_TITLE, TAB_ORDER = "generate", "Generate", 20
+
     BINDINGS = [
         Binding("plus,equals_sign", "temperature(0.1)", "T+", key_display="+"),
         Binding("minus", "temperature(-0.1)", "T-", key_display="-"),

@@ -53,6 +53,8 @@ CHART_EVERY = 0.5
 class TrainTab(ChartuiTab, can_focus=True):
     """Everything about training one run (focusable, so its keys work outside the form)."""
 
+    TAB_ID, TAB_TITLE, TAB_ORDER = "train", "Train", 10
+
     BINDINGS = [
         Binding("s", "start", "Start/resume"),
         Binding("p", "pause", "Pause"),
@@ -104,13 +106,8 @@ class TrainTab(ChartuiTab, can_focus=True):
             self.path = path
             self.here = here
 
-    def __init__(
-        self, *, corpus: str = "shakespeare", preset: str = DEFAULT_PRESET, overrides: dict[str, Any] | None = None, **kwargs: Any
-    ) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.initial_corpus = corpus
-        self.initial_preset = preset
-        self.initial_overrides = overrides or {}
         # What the form edits: a preset's tables, or the settings of the opened run. The
         # fields override it; everything the form has no field for comes from here.
         self.base: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
@@ -129,6 +126,10 @@ class TrainTab(ChartuiTab, can_focus=True):
     # --- layout -------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
+        # What the app was started with: chartui ui --corpus ... --preset ...
+        self.initial_corpus: str = getattr(self.app, "corpus", "shakespeare")
+        self.initial_preset: str = getattr(self.app, "preset", DEFAULT_PRESET)
+        self.initial_overrides: dict[str, Any] = getattr(self.app, "overrides", {})
         presets = self._preset_names = [p.name for p in list_presets()]
         if self.initial_preset not in presets:  # a preset given as a .toml path
             presets = self._preset_names = [*presets, self.initial_preset]
