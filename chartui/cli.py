@@ -183,7 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--layer", type=_int, default=0, help="layer, from 0 (default 0)")
     p.add_argument(
         "--gate",
-        help="lstm: input, forget, candidate, output, cell, hidden; gru: reset, update, candidate, hidden; rnn: hidden (default: the cell's usual one, cell for an LSTM, update for a GRU)",
+        help="which gate of the model's cell colours the text (default: the cell's own choice, cell for an LSTM; "
+        "a name it does not have lists the ones it has)",
     )
     p.add_argument("--unit", type=_int, help="the unit that colours the text (default: the top-ranked one)")
     p.add_argument("--units", type=_int, default=16, help="units in the heatmap (default 16)")

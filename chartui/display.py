@@ -24,6 +24,21 @@ NEWLINE = "\u21b5"  # ↵: a newline shown inside a line of text
 SPACE = "\u2423"  # ␣: a space where it must be seen (the heatmap's header)
 
 
+def show_char(ch: str) -> str:
+    """A visible label for one character: SP, \\n, \\t, U+0000 style for other controls."""
+    named = {" ": "SP", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+    if ch in named:
+        return named[ch]
+    if ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 or ch.isspace():
+        return f"U+{ord(ch):04X}"
+    return ch
+
+
+def charset_line(chars: str) -> str:
+    """A vocabulary on one line, whitespace and control characters named (SP, \\n, U+0000)."""
+    return "".join(show_char(c) if c.isspace() or not c.isprintable() else c for c in chars)
+
+
 def glyph(ch: str, *, show_space: bool = False) -> str:
     """One character as a single visible cell: newline as ↵ (and space as ␣ if asked)."""
     if ch == "\n":

@@ -38,3 +38,8 @@ class NothingToTrain(ChartuiError):
     """A resume whose budget is already spent: nothing was changed. Not a failure (exit 0)."""
 
     exit_code = 0
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name when it has none)."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

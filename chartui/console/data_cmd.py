@@ -8,8 +8,8 @@ from rich.table import Table
 from rich.text import Text
 
 from chartui.console.render import BAR_STYLE, WHITESPACE_STYLE, is_tty, print_json, stdout_console
-from chartui.display import bar, printable
-from chartui.engine.corpus import corpus_stats, load_corpus, show_char
+from chartui.display import bar, charset_line, printable
+from chartui.engine.corpus import corpus_stats, load_corpus
 from chartui.paths import shown
 
 
@@ -31,7 +31,7 @@ def render_stats(stats: dict, *, plain: bool) -> None:
         console.print(f"Files: {len(stats['files'])} read, {len(stats['skipped'])} skipped")
         for line in stats["skipped"][:5]:
             console.print(f"  skipped {printable(line)}", style="dim")
-    charset = "".join(show_char(c) if c.isspace() or not c.isprintable() else c for c in stats["charset"])
+    charset = charset_line(stats["charset"])
     console.print(Text.assemble("Character set: ", (printable(charset), "green")))
     console.print()
     console.print("Sample passage:", style="bold")

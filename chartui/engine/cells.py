@@ -80,6 +80,9 @@ class CellSpec:
     def __post_init__(self) -> None:
         if "hidden" not in self.gates or self.default_gate not in self.gates or not self.state or self.state[0] != "h":
             raise ValueError(f"cell {self.name!r}: gates must include 'hidden' and the default gate; state must start with 'h'")
+        missing = [g for g in self.gates if g not in self.gate_ranges]
+        if missing:
+            raise ValueError(f"cell {self.name!r}: gate_ranges has no range for {', '.join(missing)}")
 
 
 _REGISTRY: dict[str, CellSpec] = {}

@@ -23,7 +23,7 @@ from typing import Any
 
 from chartui import __version__
 from chartui.engine.atomic import atomic_write
-from chartui.errors import CheckpointError
+from chartui.errors import CheckpointError, first_line
 
 FORMAT = "chartui-checkpoint"
 VERSION = 2
@@ -104,7 +104,7 @@ def load_tensors(path: Path, prefix: str = "") -> dict[str, Any]:
         with safe_open(path, framework="pt") as fh:
             return {name[len(prefix) :]: fh.get_tensor(name) for name in fh.keys() if name.startswith(prefix)}  # noqa: SIM118
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f"{path}: cannot read its tensors ({str(exc).splitlines()[0]}); the file is damaged") from None
+        raise CheckpointError(f"{path}: cannot read its tensors ({first_line(exc)}); the file is damaged") from None
 
 
 def save_checkpoint(path: Path, tensors: dict[str, Any], *, run: dict[str, Any], state: dict[str, Any]) -> None:

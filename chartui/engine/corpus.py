@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from chartui.display import show_char
 from chartui.errors import CorpusError
 from chartui.paths import data_dir
 
@@ -100,16 +101,6 @@ class Vocab:
 
 def _code_points(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le"), dtype="<u4")
-
-
-def show_char(ch: str) -> str:
-    """A visible label for one character: SP, \\n, \\t, U+0000 style for other controls."""
-    named = {" ": "SP", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
-    if ch in named:
-        return named[ch]
-    if ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 or ch.isspace():
-        return f"U+{ord(ch):04X}"
-    return ch
 
 
 def describe_chars(chars: Iterable[str], limit: int = 12) -> str:

@@ -20,6 +20,7 @@ import fcntl
 import json
 import math
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from chartui import __version__
-from chartui.config import BUDGETS, ModelConfig, TrainConfig, flag, from_dict, to_dict
+from chartui.config import ModelConfig, TrainConfig, flag, from_dict, to_dict
 from chartui.engine.atomic import reason, write_json
 from chartui.engine.checkpoint import CheckpointMeta, load_tensors, read_meta
 from chartui.engine.corpus import NAMED, Corpus, Vocab, load_corpus
@@ -47,33 +48,12 @@ LAST = "last.safetensors"
 BEST = "best.safetensors"
 LOCK = "train.lock"
 CHECKPOINTS = {"auto": (BEST, LAST), "best": (BEST,), "last": (LAST,)}
+LOCK_ATTEMPTS, LOCK_RETRY_SECONDS = 20, 0.05  # a second of patience for a reader's probe
 
-# What a resume may change: budgets, the optimiser's rates and the cadences. The model, the
-# corpus, the split, the batch geometry and the seed define the run and stay as they were.
-RESUME_MAY_CHANGE = frozenset(
-    {
-        *BUDGETS,
-        "lr",
-        "schedule",
-        "warmup_steps",
-        "min_lr_ratio",
-        "weight_decay",
-        "grad_clip",
-        "eval_interval",
-        "eval_seconds",
-        "sample_interval",
-        "sample_seconds",
-        "sample_epochs",
-        "sample_prompt",
-        "sample_length",
-        "sample_temperature",
-        "checkpoint_seconds",
-        "device",
-        "threads",
-        "log_every",
-        "metrics_every",
-    }
-)
+# The settings that define a run: a resume keeps them (the model's too). Everything else,
+# budgets, rates, cadences and the machine, a resume may change.
+DEFINE_THE_RUN = frozenset({"corpus", "val_fraction", "batching", "seq_len", "batch_size", "beta1", "beta2", "seed"})
+RESUME_MAY_CHANGE = frozenset(f.name for f in dataclasses.fields(TrainConfig)) - DEFINE_THE_RUN
 
 
 # --- the description -------------------------------------------------------------------------
@@ -311,15 +291,22 @@ class RunLock:
             fh = open(self.path, "a+b")
         except OSError as exc:
             raise RunError(f"cannot lock {self.path.parent}: {reason(exc)}") from None
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        # Readers probe the lock by taking it for an instant (held_elsewhere); a trainer that
+        # meets such a probe tries again for a moment before deciding another trainer holds it.
+        for attempt in range(LOCK_ATTEMPTS):
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if attempt + 1 < LOCK_ATTEMPTS:
+                    time.sleep(LOCK_RETRY_SECONDS)
+        else:
             fh.seek(0)
             holder = fh.read().decode("ascii", "replace").strip() or "?"
             fh.close()
             raise RunError(
                 f"{self.path.parent} is being trained by another chartui process (pid {holder}); wait for it, or use another --run"
-            ) from None
+            )
         fh.seek(0)
         fh.truncate()
         fh.write(str(os.getpid()).encode())
@@ -523,6 +510,12 @@ class Run:
         newest checkpoint carries."""
         table = self._run_json()
         if table is not None:
+            version = table.get("version", 1)
+            if isinstance(version, int) and not isinstance(version, bool) and version > RUN_VERSION:
+                raise RunError(
+                    f"{self.path / RUN_JSON} was written by a newer chartui (run format {version}; "
+                    f"this one reads up to {RUN_VERSION}); upgrade chartui"
+                )
             return RunInfo.from_dict(table, source=str(self.path / RUN_JSON))
         for name in (LAST, BEST):
             if (self.path / name).is_file():

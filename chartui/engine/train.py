@@ -45,7 +45,7 @@ from chartui.engine.metrics import MetricsWriter, trim_metrics
 from chartui.engine.models import CharModel, State, detach_state, state_from_tensors, state_tensors
 from chartui.engine.runs import Run, RunInfo
 from chartui.engine.sample import generate
-from chartui.errors import ConfigError, NothingToTrain, RunError, SaveError
+from chartui.errors import ConfigError, NothingToTrain, RunError, SaveError, first_line
 
 
 class Cadence:
@@ -306,13 +306,16 @@ class Trainer:
         )
         evaluate = Cadence(cfg.eval_interval, cfg.eval_seconds, step=self.step, elapsed=self.elapsed)
         sample = Cadence(cfg.sample_interval, cfg.sample_seconds, step=self.step, elapsed=self.elapsed)
-        save = Cadence(0, cfg.checkpoint_seconds, step=self.step, elapsed=self.elapsed)
+        # checkpoint_seconds 0: save after every report of steps (as often as it can).
+        save = Cadence(0 if cfg.checkpoint_seconds else 1, cfg.checkpoint_seconds, step=self.step, elapsed=self.elapsed)
         pending: list[_Pending] = []
         reason, message = "budget", ""
         try:
             if not self.resumed:  # from here on the folder always holds a resumable checkpoint
                 yield from self._save("last", "training")
             while True:
+                if pending and (self.paused or self._stop.is_set()):
+                    yield from self._flush(pending)  # every finished step is reported before holding or stopping
                 yield from self._hold_while_paused()
                 if self._stop.is_set():
                     reason = "stopped"
@@ -320,16 +323,12 @@ class Trainer:
                 if self._budget_used() >= 1.0:
                     break
                 pending.append(self._train_step())
-                epoch_ended = self.batch_index == 0
-                if len(pending) < cfg.log_every and not epoch_ended and self._budget_used() < 1.0 and not self._stop.is_set():
-                    continue
-                steps, diverged = self._gather(pending)
-                pending = []
-                yield from steps
-                if diverged:
-                    reason, message = "diverged", diverged
-                    break
                 self._tick()
+                epoch_ended = self.batch_index == 0
+                must_report = epoch_ended or self._budget_used() >= 1.0 or self._stop.is_set() or self.paused
+                if len(pending) < cfg.log_every and not must_report:
+                    continue
+                yield from self._flush(pending)
                 if self.val_ids.size and evaluate.due(self.step, self.elapsed):
                     yield from self._evaluate()
                     yield from self._save("last", "training")
@@ -341,6 +340,7 @@ class Trainer:
                 if sample.due(self.step, self.elapsed) or (epoch_ended and self.epoch in cfg.sample_epochs):
                     yield self._sample()
                     sample.done(self.step, self.elapsed)
+            yield from self._flush(pending)
             self._tick()
             self._flush_step_record()
             if reason == "budget" and self.val_ids.size and self.last_eval_step != self.step:
@@ -349,9 +349,9 @@ class Trainer:
                 yield from self._save("last", "finished" if reason == "budget" else "stopped")
             if reason == "budget":
                 yield self._sample()
-        except SaveError as exc:
-            reason, message = "error", str(exc)
-        except _OutOfMemory as exc:
+        except _Diverged as exc:
+            reason, message = "diverged", str(exc)
+        except (SaveError, _OutOfMemory) as exc:
             reason, message = "error", str(exc)
         yield self._finish(reason, message)
 
@@ -418,6 +418,16 @@ class Trainer:
         loss = loss.detach()
         self._recent.append(loss)
         return loss
+
+    def _flush(self, pending: list[_Pending]) -> Iterator[StepDone]:
+        """Report the pending steps (and empty the list); _Diverged if one of them diverged."""
+        if not pending:
+            return
+        steps, diverged = self._gather(pending)
+        pending.clear()
+        yield from steps
+        if diverged:
+            raise _Diverged(diverged)
 
     def _gather(self, pending: list[_Pending]) -> tuple[list[StepDone], str]:
         """The pending losses, fetched in one host sync, as StepDone events (metrics recorded);
@@ -650,9 +660,7 @@ class Trainer:
             self.best_val, self.val_loss = state.get("best_val_loss"), state.get("val_loss")
             self.last_eval_step = int(state.get("last_eval_step", -1))
         except (KeyError, ValueError, TypeError, RuntimeError) as exc:
-            raise RunError(
-                f"{path}: the training state cannot be restored ({str(exc).splitlines()[0]}); start a new run"
-            ) from None
+            raise RunError(f"{path}: the training state cannot be restored ({first_line(exc)}); start a new run") from None
         if not 0 <= self.batch_index < self.steps_per_epoch:
             raise RunError(f"{path}: the saved data position does not fit this corpus; start a new run")
         self.resumed = True
@@ -670,6 +678,10 @@ class Trainer:
 
 class _OutOfMemory(Exception):
     """A step ran out of memory; the message is for the user."""
+
+
+class _Diverged(Exception):
+    """The loss diverged; the message is for the user."""
 
 
 def _eta(elapsed: float, progress: float) -> float | None:

@@ -31,8 +31,6 @@ from chartui.errors import ChartuiError
 from chartui.ui.runs import LiveRun, RunHandle, SavedRun
 from chartui.ui.screens import ConfirmQuit, HelpScreen, RunPicker
 from chartui.ui.tabs.base import ChartuiTab, tab_classes
-from chartui.ui.tabs.gates import GatesTab
-from chartui.ui.tabs.generate import GenerateTab
 from chartui.ui.tabs.train import TrainTab
 
 MIN_WIDTH, MIN_HEIGHT = 80, 24
@@ -69,7 +67,7 @@ class ChartuiApp(App[None]):
         """The run this app trains now, if any."""
         self.quitting = False
         self._exit_code: int | None = None  # 128 + the signal, when one asked us to leave
-        self._train_tab: TrainTab | None = None
+        self._tabs_at_exit: list[ChartuiTab] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -82,8 +80,8 @@ class ChartuiApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self._train_tab = self.query_one(TrainTab)
-        self._train_tab.focus_default()
+        self._tabs_at_exit = self.tabs  # still reachable after the app has stopped running
+        self._tabs_at_exit[0].focus_default()
         self._check_size(self.size.width, self.size.height)
         try:
             loop = asyncio.get_running_loop()
@@ -96,8 +94,8 @@ class ChartuiApp(App[None]):
             self.open_run(str(self.open_on))
         else:
             runs = list_runs()
-            if runs:
-                self.active_run = SavedRun(runs[-1].path)
+            if runs:  # something to generate from and trace at once; the form keeps the preset
+                self.active_run = SavedRun(runs[-1].path, chosen=False)
 
     # --- tabs and runs ----------------------------------------------------------------------
 
@@ -164,37 +162,14 @@ class ChartuiApp(App[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        train, generate, gates = self.query_one(TrainTab), self.query_one(GenerateTab), self.query_one(GatesTab)
-        yield SystemCommand(
-            "Start training", "Train the form's preset on its corpus (or resume the opened run)", train.action_start
-        )
-        yield SystemCommand("Pause or resume training", "Hold the trainer between steps", train.action_pause)
-        yield SystemCommand("Stop training", "Stop and save a resumable checkpoint", train.action_stop)
         yield SystemCommand("Pick a run", "Choose the run every tab follows", self.action_pick_run)
-        yield SystemCommand(
-            "Generate", "Stream text from the active run", lambda: self._in_tab("generate", generate.action_regenerate)
-        )
-        yield SystemCommand(
-            "Compare temperatures",
-            "One prompt at T=0.5, 1.0 and 1.5",
-            lambda: self._in_tab("generate", lambda: generate.action_mode("temperatures")),
-        )
-        yield SystemCommand(
-            "Compare architectures",
-            "One prompt across RNN, LSTM and GRU runs",
-            lambda: self._in_tab("generate", lambda: generate.action_mode("runs")),
-        )
-        yield SystemCommand(
-            "Trace gates", "Colour the passage by a unit's gate activation", lambda: self._in_tab("gates", gates.action_trace)
-        )
+        for tab in self.tabs:
+            for title, help_text, action in tab.commands():
+                yield SystemCommand(title, help_text, lambda t=tab.TAB_ID, a=action: (self.action_tab(t), a()))
         for tab in self.tabs:
             yield SystemCommand(
                 f"Go to {tab.TAB_TITLE}", f"Show the {tab.TAB_TITLE} tab", lambda t=tab.TAB_ID: self.action_tab(t)
             )
-
-    def _in_tab(self, name: str, action: Any) -> None:
-        self.action_tab(name)
-        action()
 
     # --- size -------------------------------------------------------------------------------
 
@@ -215,10 +190,11 @@ class ChartuiApp(App[None]):
     async def action_quit(self) -> None:
         if self.quitting:
             return
-        if self.query_one(TrainTab).is_training:
+        if any(tab.busy for tab in self.tabs):
             self.push_screen(ConfirmQuit(), self._confirmed)
             return
-        self.query_one(GenerateTab).stop()
+        for tab in self.tabs:
+            tab.stop_work()
         self.exit()
 
     def _confirmed(self, yes: bool | None) -> None:
@@ -235,12 +211,12 @@ class ChartuiApp(App[None]):
             return
         self.quitting = True
         self.notify("saving a resumable checkpoint...", timeout=10)
-        self.query_one(GenerateTab).stop()
-        self._wait_then_exit(self.query_one(TrainTab))
+        self._wait_then_exit(self.tabs)
 
     @work(thread=True, group="quit", exit_on_error=False)
-    def _wait_then_exit(self, train: TrainTab) -> None:
-        train.stop_and_wait(timeout=10)
+    def _wait_then_exit(self, tabs: list[ChartuiTab]) -> None:
+        for tab in tabs:
+            tab.stop_work(timeout=10)
         if self._exit_code is not None:
             # After SIGHUP the terminal is gone, and Textual's shutdown can block for ever
             # writing to it; the checkpoint is saved by now, so leave regardless after 5 s.
@@ -250,6 +226,6 @@ class ChartuiApp(App[None]):
         self.call_from_thread(self.exit, return_code=self._exit_code or 0)
 
     def shutdown(self) -> None:
-        """After ``run()`` returns: make sure no trainer is left running (blocking)."""
-        if self._train_tab is not None:
-            self._train_tab.stop_and_wait(timeout=15)
+        """After ``run()`` returns: make sure no background work is left running (blocking)."""
+        for tab in self._tabs_at_exit:
+            tab.stop_work(timeout=15)

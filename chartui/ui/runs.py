@@ -5,6 +5,7 @@ never does tensor math)."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,6 +20,10 @@ class RunHandle(Protocol):
     path: Path
     live: bool
     """True for the run this app is training now."""
+    chosen: bool
+    """True when the user opened or picked it (or trains it); False for the app's own default
+    pick at start-up (the newest run), which the Train and Data tabs leave alone so the
+    session's --preset and --corpus stay what the form shows."""
 
     @property
     def name(self) -> str: ...
@@ -37,6 +42,7 @@ class SavedRun:
 
     path: Path
     live: bool = False
+    chosen: bool = True
 
     @property
     def run(self) -> Run:
@@ -53,14 +59,16 @@ class SavedRun:
     def model(self) -> tuple[Any, Vocab]:
         checkpoint = self.run.checkpoint("auto")
         key = (str(checkpoint), checkpoint.stat().st_mtime_ns)
-        if key not in _LOADED:
-            loaded = self.run.load("auto")
-            _LOADED.clear()  # one model at a time: they can be large
-            _LOADED[key] = (loaded.model, loaded.vocab)
-        return _LOADED[key]
+        with _LOADING:  # Generate and Gates load from their own threads
+            if key not in _LOADED:
+                loaded = self.run.load("auto")
+                _LOADED.clear()  # one model at a time: they can be large
+                _LOADED[key] = (loaded.model, loaded.vocab)
+            return _LOADED[key]
 
 
 _LOADED: dict[tuple[str, int], tuple[Any, Vocab]] = {}
+_LOADING = threading.Lock()
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,6 +78,7 @@ class LiveRun:
     trainer: Any
     """The engine's Trainer."""
     live: bool = True
+    chosen: bool = True
 
     @property
     def path(self) -> Path:

@@ -252,3 +252,38 @@ def test_cli_reads_a_format_1_run(format1_run):
 def test_configs_built_from_a_preset_match_the_presets_listing():
     m, t = build_configs(load_preset("seed"))
     assert (m.label, t.batching, t.epochs) == ("lstm 1x128", "windows", 10)
+
+
+def test_a_run_json_from_a_newer_chartui_is_named_not_misread(tiny_run, tmp_path):
+    run = copy_run(tiny_run, tmp_path / "run")
+    table = json.loads((run / runs.RUN_JSON).read_text())
+    (run / runs.RUN_JSON).write_text(json.dumps({**table, "version": 99}))
+    with pytest.raises(RunError, match="written by a newer chartui"):
+        _ = Run(run).info
+    (summary,) = list_runs(tmp_path)
+    assert summary.info is None and summary.label == "-"  # listed, not crashed on
+
+
+def test_a_readers_probe_of_the_lock_does_not_refuse_a_trainer(tiny_run, tmp_path):
+    """Readers test the lock by taking it for an instant; a trainer starting at that
+    instant waits it out instead of reporting another trainer."""
+    import fcntl
+    import threading
+
+    run = Run(copy_run(tiny_run, tmp_path / "run"))
+    outcome: list = []
+    with open(run.file(runs.LOCK), "a+b") as probe:
+        fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a reader's probe, caught mid-way
+
+        def train() -> None:
+            try:
+                with run.lock():
+                    outcome.append("locked")
+            except RunError as exc:
+                outcome.append(str(exc))
+
+        thread = threading.Thread(target=train)
+        thread.start()
+        fcntl.flock(probe, fcntl.LOCK_UN)  # the probe ends
+        thread.join(60)
+    assert outcome == ["locked"]

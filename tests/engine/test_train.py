@@ -234,3 +234,20 @@ def test_a_relative_corpus_path_is_recorded_absolute(small_corpus, tmp_path, mon
     assert trainer.config.corpus == str(small_corpus.resolve())
     monkeypatch.chdir(tmp_path)
     assert list(Trainer.resume(tmp_path / "run", {"max_steps": 5}))[-1].steps == 5
+
+
+@pytest.mark.parametrize("seconds", [0.5, 0.61, 0.73])
+def test_every_step_is_reported_when_losses_are_gathered_in_groups(small_corpus, tmp_path, seconds):
+    """log_every > 1 (one host sync per group): a time budget that ends mid-group still
+    reports every step it trained, and the checkpoint agrees."""
+    m, t = tiny_configs(small_corpus, max_seconds=seconds, log_every=7)
+    events = list(Trainer.new(m, t, run=tmp_path / "run", clock=FakeClock(tick=0.01)))
+    steps = [e.step for e in events if isinstance(e, StepDone)]
+    finished = events[-1]
+    assert finished.reason == "budget" and steps == list(range(1, finished.steps + 1))
+    assert read_meta(tmp_path / "run" / ck.LAST).state["step"] == finished.steps
+
+
+def test_checkpoint_seconds_zero_saves_as_often_as_it_can(small_corpus, tmp_path):
+    _, events = train_run(small_corpus, tmp_path / "run", max_steps=6, checkpoint_seconds=0.0)
+    assert sum(1 for e in events if isinstance(e, CheckpointSaved) and e.which == "last") >= 7  # the first, each step, the last

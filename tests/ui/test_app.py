@@ -335,3 +335,19 @@ async def test_an_opened_run_continues_when_the_form_still_describes_it(tiny_run
         await until(pilot, lambda: tab.history.finished is not None and not tab.is_training)
         assert tab.history.started["resumed"] is True and tab.history.latest["step"] > steps
         assert len(list((home / "checkpoints").iterdir())) == 1
+
+
+@pytest.mark.asyncio
+async def test_the_newest_run_is_there_to_generate_from_but_the_form_keeps_the_preset(tiny_run, small_corpus, home):
+    old = copy_run(tiny_run, home / "checkpoints" / "old")
+    before = {p.name: p.read_bytes() for p in old.iterdir()}
+    app = _app(small_corpus, max_steps=5)  # `chartui ui --corpus small.txt --preset seed` with a run left from before
+    async with app.run_test(size=SIZE) as pilot:
+        tab = app.query_one(TrainTab)
+        assert app.active_run is not None and app.active_run.path.name == "old"  # Generate and Gates use it
+        assert str(app.query_one("#start").label) == "Start" and app.query_one("#corpus").value == str(small_corpus)
+        assert app.query_one("#hidden").value == "16"  # the session's settings, not the old run's
+        tab.action_start()
+        await until(pilot, lambda: tab.history.finished is not None and not tab.is_training)
+    assert len(list((home / "checkpoints").iterdir())) == 2  # a new run; the old one untouched
+    assert {p.name: p.read_bytes() for p in old.iterdir()} == before

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.containers import Vertical
@@ -61,6 +62,20 @@ class ChartuiTab(Vertical):
 
     def runs_changed(self) -> None:
         """Runs on disk changed: one started or finished training."""
+
+    def commands(self) -> Iterable[tuple[str, str, Callable[[], object]]]:
+        """(title, help, action) for the command palette; the app shows this tab, then acts."""
+        return ()
+
+    @property
+    def busy(self) -> bool:
+        """True while this tab does work that quitting would interrupt and must save first."""
+        return False
+
+    def stop_work(self, timeout: float = 0.0) -> bool:
+        """Stop this tab's background work, waiting up to ``timeout`` s for what must be saved
+        (called from any thread). Returns True when nothing of it is left running."""
+        return True
 
 
 def tab_classes() -> list[type[ChartuiTab]]:

@@ -15,8 +15,8 @@ from textual.message import Message
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label, Static
 
-from chartui.display import bar, printable
-from chartui.engine.corpus import NAMED, corpus_stats, load_corpus, show_char
+from chartui.display import bar, charset_line, printable
+from chartui.engine.corpus import NAMED, corpus_stats, load_corpus
 from chartui.errors import ChartuiError
 from chartui.paths import shown as shown_path
 from chartui.ui.runs import RunHandle
@@ -34,17 +34,19 @@ class DataTab(ChartuiTab):
     BINDINGS = [Binding("r", "load", "Reload")]
 
     class StatsReady(Message, bubble=False):
-        """Corpus statistics, computed in a worker."""
+        """Statistics of the corpus ``spec``, computed in a worker."""
 
-        def __init__(self, stats: dict[str, Any]) -> None:
+        def __init__(self, spec: str, stats: dict[str, Any]) -> None:
             super().__init__()
+            self.spec = spec
             self.stats = stats
 
     class LoadFailed(Message, bubble=False):
-        """The corpus could not be read; ``text`` is for the user."""
+        """The corpus ``spec`` could not be read; ``text`` is for the user."""
 
-        def __init__(self, text: str) -> None:
+        def __init__(self, spec: str, text: str) -> None:
             super().__init__()
+            self.spec = spec
             self.text = text
 
     def __init__(self, **kwargs: Any) -> None:
@@ -74,8 +76,10 @@ class DataTab(ChartuiTab):
     def active_run_changed(self, run: RunHandle | None) -> None:
         """Describe the corpus of the run just opened: now if this tab is on screen, else when
         it is next shown."""
+        if run is None or not run.chosen:
+            return
         try:
-            spec = run.info.train.corpus if run is not None else ""
+            spec = run.info.train.corpus
         except ChartuiError:
             return  # a run whose description cannot be read: keep showing what we show
         if not spec or spec == self.loaded_for:
@@ -99,16 +103,18 @@ class DataTab(ChartuiTab):
     def _load(self, spec: str) -> None:
         try:
             stats = corpus_stats(load_corpus(spec))
-        except Exception as exc:
+        except Exception as exc:  # a ChartuiError (bad input) or a bug: reported in the app, never fatal
             self.post_message(
-                self.LoadFailed(str(exc) if isinstance(exc, ChartuiError) else f"could not read the corpus: {exc!r}")
+                self.LoadFailed(spec, str(exc) if isinstance(exc, ChartuiError) else f"could not read the corpus: {exc!r}")
             )
             return
-        self.post_message(self.StatsReady(stats))
+        self.post_message(self.StatsReady(spec, stats))
 
     def on_data_tab_stats_ready(self, message: StatsReady) -> None:
+        if message.spec != self.loaded_for:
+            return  # a corpus asked for earlier, finished after a newer one was asked for
         s = self.stats = message.stats
-        charset = "".join(show_char(c) if c.isspace() or not c.isprintable() else c for c in s["charset"])
+        charset = charset_line(s["charset"])
         summary = Text()
         summary.append(f"{s['name']}\n", style="bold cyan")
         summary.append(f"{printable(shown_path(s['source']))}\n\n", style="dim")
@@ -138,4 +144,6 @@ class DataTab(ChartuiTab):
         self.query_one("#data-histogram", Static).update(table)
 
     def on_data_tab_load_failed(self, message: LoadFailed) -> None:
+        if message.spec != self.loaded_for:
+            return
         self.query_one("#data-summary", Static).update(Text(message.text, style="red"))

@@ -9,6 +9,7 @@ the arrays it gets back and picks colours.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from textual import work
@@ -54,11 +55,12 @@ class GatesTab(ChartuiTab):
             self.key = key
 
     class TraceFailed(Message, bubble=False):
-        """Tracing failed; ``text`` is for the user."""
+        """Tracing request ``key`` failed; ``text`` is for the user."""
 
-        def __init__(self, text: str) -> None:
+        def __init__(self, text: str, key: int) -> None:
             super().__init__()
             self.text = text
+            self.key = key
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -133,8 +135,8 @@ class GatesTab(ChartuiTab):
                     if worker.is_cancelled:
                         return
                     rankings[(layer, gate)] = rank_units(tr, layer=layer, gate=gate, top=12)
-        except Exception as exc:
-            self.post_message(self.TraceFailed(str(exc) if isinstance(exc, ChartuiError) else f"tracing failed: {exc!r}"))
+        except Exception as exc:  # a ChartuiError (bad input) or a bug: reported in the app, never fatal
+            self.post_message(self.TraceFailed(str(exc) if isinstance(exc, ChartuiError) else f"tracing failed: {exc!r}", key))
             return
         self.post_message(self.TraceReady(tr, rankings, key))
 
@@ -151,8 +153,13 @@ class GatesTab(ChartuiTab):
         self._redraw(ranking_changed=True)
 
     def on_gates_tab_trace_failed(self, message: TraceFailed) -> None:
+        if message.key != self._key:
+            return  # an older request's failure; a newer trace is coming
         self._show_status(f"[red]{printable(message.text)}[/]")
         self.app.notify(message.text, severity="error", timeout=8)
+
+    def commands(self) -> Iterable[tuple[str, str, Callable[[], object]]]:
+        yield "Trace gates", "Colour the passage by a unit's gate activation", self.action_trace
 
     # --- navigation -----------------------------------------------------------------------
 

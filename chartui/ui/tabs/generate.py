@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -309,7 +310,7 @@ class GenerateTab(ChartuiTab):
             for handle, knob in zip(handles, knobs):
                 model, vocab = handle.model()
                 samplers.append(Sampler(model, vocab, prompt=prompt, **knob))
-        except Exception as exc:
+        except Exception as exc:  # a ChartuiError (bad input) or a bug: reported in the app, never fatal
             self.post_message(self.Failed(str(exc) if isinstance(exc, ChartuiError) else f"generation failed: {exc!r}"))
             self.post_message(self.StreamEnded(generation))
             return
@@ -367,6 +368,16 @@ class GenerateTab(ChartuiTab):
         """The engine Samplers of the stream on screen (one per column)."""
         return list(self._samplers)
 
+    def commands(self) -> Iterable[tuple[str, str, Callable[[], object]]]:
+        yield "Generate", "Stream text from the active run", self.action_regenerate
+        yield "Compare temperatures", "One prompt at T=0.5, 1.0 and 1.5", lambda: self.action_mode("temperatures")
+        yield "Compare architectures", "One prompt across RNN, LSTM and GRU runs", lambda: self.action_mode("runs")
+
+    def stop_work(self, timeout: float = 0.0) -> bool:
+        self.stop()
+        return True
+
     def stop(self) -> None:
+        """End the stream (any thread)."""
         self._stop.set()
         self._paused.clear()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from chartui.display import finished_word, fmt_duration, fmt_loss, fmt_rate, par
 from chartui.engine.corpus import NAMED
 from chartui.engine.events import CheckpointSaved, Event, Finished, SampleReady, Started, StepDone
 from chartui.engine.metrics import MetricsFollower
-from chartui.engine.runs import Run
+from chartui.engine.runs import LAST, Run
 from chartui.errors import ChartuiError, ConfigError
 from chartui.ui.history import RunHistory
 from chartui.ui.runs import LiveRun, RunHandle
@@ -90,6 +91,9 @@ class TrainTab(ChartuiTab, can_focus=True):
             super().__init__()
             self.text = text
 
+    class WorkerDone(Message, bubble=False):
+        """The training worker has ended; always its last message."""
+
     class TrainingStarted(Message):
         """For the app: this tab trains ``run`` now."""
 
@@ -118,7 +122,8 @@ class TrainTab(ChartuiTab, can_focus=True):
         self.axis = "steps"
         self._chart_version = -1
         self._saved = ""
-        self._train_done = threading.Event()
+        self._in_training = False
+        self._train_done = threading.Event()  # for other threads: set when the worker has ended
         self._train_done.set()
         self._stop_requested = threading.Event()
         self._just_trained: Path | None = None  # the app makes it the active run; no need to reopen it
@@ -228,8 +233,10 @@ class TrainTab(ChartuiTab, can_focus=True):
 
     @property
     def is_training(self) -> bool:
-        """True from Start until the run's final checkpoint (loading the corpus included)."""
-        return not self._train_done.is_set()
+        """True from Start until this tab has handled the run's end (loading the corpus
+        included). Kept on the UI thread, so no Start can slip in before the last run's
+        final messages are handled; other threads wait on ``stop_and_wait``."""
+        return self._in_training
 
     def action_start(self) -> None:
         if self.is_training:
@@ -242,9 +249,7 @@ class TrainTab(ChartuiTab, can_focus=True):
         try:
             preset, model, train = self._form_configs()
             resume = None
-            if self.opened is not None and self.opened.file("last.safetensors").is_file():
-                plan = self.opened.plan_resume(model, train, extend=True)
-                resume = self.opened if plan.resumable else None  # a changed shape or corpus: a new run
+            resume = self._resumable(model, train)
         except ChartuiError as exc:
             self.app.notify(str(exc), severity="error", timeout=8)
             return
@@ -253,9 +258,22 @@ class TrainTab(ChartuiTab, can_focus=True):
         self._chart_version = -1
         self.query_one("#samples-text", Static).update("")
         self._set_buttons(running=True)
+        self._in_training = True
         self._train_done.clear()
         self.query_one("#train-stats", Static).update("loading the corpus and building the model...")
         self._train(model, train, preset, resume)
+
+    def _resumable(self, model: Any, train: Any) -> Run | None:
+        """The opened run, when the form still describes it (Start continues it); None when the
+        user changed its shape or corpus, or it cannot be resumed (Start begins a new run)."""
+        if self.opened is None or not self.opened.file(LAST).is_file():
+            return None
+        try:
+            plan = self.opened.plan_resume(model, train, extend=True)
+        except ChartuiError as exc:
+            self.app.notify(f"{self.opened.name} cannot be continued ({exc}); starting a new run", severity="warning", timeout=8)
+            return None
+        return self.opened if plan.resumable else None
 
     def action_pause(self) -> None:
         if self.trainer is None:
@@ -290,6 +308,18 @@ class TrainTab(ChartuiTab, can_focus=True):
         for widget in self.query("#train-grid Input, #train-grid Select"):
             widget.disabled = running
 
+    def commands(self) -> Iterable[tuple[str, str, Callable[[], object]]]:
+        yield "Start training", "Train the form's preset on its corpus (or continue the opened run)", self.action_start
+        yield "Pause or resume training", "Hold the trainer between steps", self.action_pause
+        yield "Stop training", "Stop and save a resumable checkpoint", self.action_stop
+
+    @property
+    def busy(self) -> bool:
+        return self.is_training
+
+    def stop_work(self, timeout: float = 0.0) -> bool:
+        return self.stop_and_wait(timeout)
+
     def stop_and_wait(self, timeout: float = 10.0) -> bool:
         """Stop a training run and wait for its final checkpoint (blocking; any thread).
         Returns True when no training is left running."""
@@ -303,43 +333,47 @@ class TrainTab(ChartuiTab, can_focus=True):
 
     @work(thread=True, group="train", exit_on_error=False)
     def _train(self, model: Any, train: Any, preset: str, resume: Run | None) -> None:
-        from chartui.engine.train import Trainer
-
-        worker = get_current_worker()
         try:
-            if resume is not None:
-                trainer = Trainer.resume(resume.path, {**to_dict(model), **to_dict(train)}, extend=True)
-            else:
-                trainer = Trainer.new(model, train, preset=preset)
-        except Exception as exc:
-            self.post_message(self.Failed(str(exc) if isinstance(exc, ChartuiError) else f"could not start training: {exc!r}"))
-            self._train_done.set()
-            return
-        self.post_message(self.TrainerReady(trainer))
-        steps: list[StepDone] = []
-        last_post = 0.0
-        try:
-            for event in trainer:
-                if (worker.is_cancelled or self._stop_requested.is_set()) and not trainer.stopping:
-                    trainer.stop()  # Stop, or the app is closing: save and finish
-                if isinstance(event, StepDone):
-                    steps.append(event)
-                    if time.monotonic() - last_post < POST_EVERY:
-                        continue
-                    last_post = time.monotonic()
-                if steps:
-                    self.post_message(self.StepsDone(steps))
-                    steps = []
-                if not isinstance(event, StepDone):
-                    self.post_message(self.EngineEvent(event))
-        except Exception as exc:
+            self._run_trainer(model, train, preset, resume)
+        except Exception as exc:  # a ChartuiError (bad input) or a bug: say so in the app, do not die silently
             self.post_message(
                 self.Failed(str(exc) if isinstance(exc, ChartuiError) else f"training failed unexpectedly: {exc!r}")
             )
         finally:
             self._train_done.set()
+            self.post_message(self.WorkerDone())
+
+    def _run_trainer(self, model: Any, train: Any, preset: str, resume: Run | None) -> None:
+        """Build the trainer and iterate it, posting what it reports (worker thread)."""
+        from chartui.engine.train import Trainer
+
+        worker = get_current_worker()
+        if resume is not None:
+            trainer = Trainer.resume(resume.path, {**to_dict(model), **to_dict(train)}, extend=True)
+        else:
+            trainer = Trainer.new(model, train, preset=preset)
+        self.post_message(self.TrainerReady(trainer))
+        steps: list[StepDone] = []
+        last_post = 0.0
+        for event in trainer:
+            if (worker.is_cancelled or self._stop_requested.is_set()) and not trainer.stopping:
+                trainer.stop()  # Stop, or the app is closing: save and finish
+            if isinstance(event, StepDone):
+                steps.append(event)
+                if time.monotonic() - last_post < POST_EVERY:
+                    continue
+                last_post = time.monotonic()
+            if steps:
+                self.post_message(self.StepsDone(steps))
+                steps = []
+            if not isinstance(event, StepDone):
+                self.post_message(self.EngineEvent(event))
 
     # --- messages from the worker (UI thread) -------------------------------------------------
+
+    def on_train_tab_worker_done(self, message: WorkerDone) -> None:
+        if self._in_training:  # ended without a Finished or Failed (it never does; this is the net)
+            self._training_ended(Path(self.history.run) if self.history.run else None)
 
     def on_train_tab_trainer_ready(self, message: TrainerReady) -> None:
         self.trainer = message.trainer
@@ -382,6 +416,7 @@ class TrainTab(ChartuiTab, can_focus=True):
         self.app.notify(message.text, severity="error", timeout=10)
 
     def _training_ended(self, path: Path | None) -> None:
+        self._in_training = False
         self.trainer = None
         self._set_buttons(running=False)
         self.app.sub_title = ""
@@ -394,7 +429,7 @@ class TrainTab(ChartuiTab, can_focus=True):
 
     def active_run_changed(self, run: RunHandle | None) -> None:
         just_trained, self._just_trained = self._just_trained, None
-        if run is not None and not run.live and not self.is_training and run.path != just_trained:
+        if run is not None and run.chosen and not run.live and not self.is_training and run.path != just_trained:
             self.open_run(Run(run.path))
 
     def open_run(self, run: Run) -> None:
@@ -416,7 +451,7 @@ class TrainTab(ChartuiTab, can_focus=True):
             if info.preset in self._preset_names:
                 select.value = info.preset
         status = summary.status if summary else "new"
-        has_last = run.file("last.safetensors").is_file()
+        has_last = run.file(LAST).is_file()
         self.query_one("#start", Button).label = (
             "Start" if training_elsewhere or not has_last else "Continue" if status == "finished" else "Resume"
         )
