@@ -27,7 +27,8 @@ from typing import Any
 from chartui.errors import ConfigError
 
 BATCHING = ("stateful", "windows")
-SCHEDULES = ("cosine", "constant")
+SCHEDULES = ("cosine", "linear", "constant")
+PRECISIONS = ("auto", "fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DEFAULT_PRESET = "cpu"
 BUDGETS = ("epochs", "max_steps", "max_seconds")
@@ -98,6 +99,17 @@ class ModelConfig:
     """Hidden units per recurrent layer."""
     dropout: float = 0.0
     """Dropout between recurrent layers and before the head (0 disables it)."""
+    weight_drop: float = 0.0
+    """DropConnect on the recurrent weights (AWD-LSTM's weight drop): one mask per batch, so
+    torch's fused kernel still runs. 0 disables it."""
+    input_dropout: float = 0.0
+    """Locked (variational) dropout on the recurrent stack's input: one mask per sequence,
+    the same at every step. 0 disables it."""
+    output_dropout: float = 0.0
+    """Locked dropout on the recurrent stack's output, before the head. 0 disables it."""
+    embed_dropout: float = 0.0
+    """Drops whole characters' embeddings (the same character is dropped everywhere in a
+    batch). 0 disables it."""
 
     def param_breakdown(self, vocab_size: int) -> dict[str, int]:
         """Parameter counts by part (embedding, recurrent, head, total) without building the
@@ -120,7 +132,9 @@ class ModelConfig:
             raise ConfigError(f"unknown architecture {self.arch!r}; choose one of {', '.join(ARCHS)}")
         for name in ("layers", "embed", "hidden"):
             _positive_int(self, name)
-        _check(_is_number(self.dropout) and 0 <= self.dropout < 1, "dropout", "at least 0 and below 1", self.dropout)
+        for name in ("dropout", "weight_drop", "input_dropout", "output_dropout", "embed_dropout"):
+            value = getattr(self, name)
+            _check(_is_number(value) and 0 <= value < 1, name, "at least 0 and below 1", value)
 
 
 @dataclass
@@ -141,11 +155,12 @@ class TrainConfig:
     lr: float = 3e-3
     """Peak learning rate of AdamW."""
     schedule: str = "cosine"
-    """``cosine``: warm up, then decay to ``min_lr_ratio * lr`` by the end of the budget; ``constant``."""
+    """After warm-up, ``cosine`` or ``linear`` decay to ``min_lr_ratio * lr`` exactly when the budget
+    ends, or ``constant``."""
     warmup_steps: int = 0
     """Steps of linear warm-up from 0 to ``lr``."""
     min_lr_ratio: float = 0.1
-    """Where the cosine schedule ends, as a fraction of ``lr``."""
+    """Where the decay ends, as a fraction of ``lr`` (0: decay to zero)."""
     weight_decay: float = 0.0
     """AdamW decoupled weight decay on matrices (biases are never decayed)."""
     beta1: float = 0.9
@@ -164,6 +179,9 @@ class TrainConfig:
     """Evaluate on the whole validation split every N steps (0: only by time and at the end)."""
     eval_seconds: float = 0.0
     """Also evaluate every S seconds of training (0: off)."""
+    eval_share: float = 0.03
+    """Space evaluations so that they take at most this share of the training time, however
+    long the validation split and slow the machine (0: no limit)."""
     sample_interval: int = 0
     """Generate a sample every N steps (0: off)."""
     sample_seconds: float = 0.0
@@ -180,6 +198,10 @@ class TrainConfig:
     """Save a resumable checkpoint at least this often (seconds), besides every evaluation and the end."""
     device: str = "auto"
     """``auto`` picks cuda, then mps, then cpu."""
+    precision: str = "auto"
+    """``bf16`` trains under bfloat16 autocast, ``fp32`` in full precision; ``auto`` measures a few of
+    the model's own steps both ways on this machine and keeps bf16 only if it is faster
+    (remembered per machine and model shape). Evaluation is always in fp32."""
     threads: int = 0
     """CPU threads for torch (0: one per physical core)."""
     seed: int = 1337
@@ -201,6 +223,8 @@ class TrainConfig:
             raise ConfigError(f"unknown batching {self.batching!r}; choose one of {', '.join(BATCHING)}")
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
         if self.device not in DEVICES:
             raise ConfigError(f"unknown device {self.device!r}; choose one of {', '.join(DEVICES)}")
         for name in ("seq_len", "batch_size", "sample_length", "log_every", "metrics_every"):
@@ -211,7 +235,7 @@ class TrainConfig:
             _check(
                 isinstance(value, int) and not isinstance(value, bool) and value >= 0, name, "a whole number of at least 0", value
             )
-        for name in ("min_lr_ratio",):
+        for name in ("min_lr_ratio", "eval_share"):
             value = getattr(self, name)
             _check(_is_number(value) and 0 <= value <= 1, name, "between 0 and 1", value)
         for name in ("beta1", "beta2"):
@@ -421,7 +445,13 @@ def from_dict(cls: type, values: Any) -> Any:
 
 # --- settings as the command line sees them ----------------------------------------------------
 
-CHOICES: dict[str, Sequence[str]] = {"arch": ARCHS, "batching": BATCHING, "schedule": SCHEDULES, "device": DEVICES}
+CHOICES: dict[str, Sequence[str]] = {
+    "arch": ARCHS,
+    "batching": BATCHING,
+    "schedule": SCHEDULES,
+    "device": DEVICES,
+    "precision": PRECISIONS,
+}
 
 
 @dataclass(frozen=True)

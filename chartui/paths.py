@@ -33,6 +33,11 @@ def data_dir() -> Path:
     return home() / "data"
 
 
+def cache_dir() -> Path:
+    """Small measurements chartui remembers (which precision is faster on this machine)."""
+    return home() / "cache"
+
+
 def shown(path: str | Path) -> str:
     """``path`` as a person reads it: relative to chartui's home when inside it
     (``data/tinyshakespeare.txt``), ``~/...`` inside the user's home, else as it is."""

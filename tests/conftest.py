@@ -75,8 +75,24 @@ TINY = {
     "lr": 0.01,
     "eval_seconds": 0.0,
     "checkpoint_seconds": 3600.0,
+    "precision": "fp32",
 }
-TINY_FLAGS = ["--preset", "seed", "--hidden", "16", "--embed", "8", "--seq-len", "16", "--batch-size", "8", "--lr", "0.01"]
+TINY_FLAGS = [
+    "--preset",
+    "seed",
+    "--hidden",
+    "16",
+    "--embed",
+    "8",
+    "--seq-len",
+    "16",
+    "--batch-size",
+    "8",
+    "--lr",
+    "0.01",
+    "--precision",
+    "fp32",
+]
 
 
 def tiny_configs(corpus: Path | str, **overrides):
@@ -240,6 +256,7 @@ max_seconds = 600.0
 eval_seconds = 2.0
 sample_seconds = 2.0
 checkpoint_seconds = 5.0
+precision = "fp32"
 """
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from chartui.console.render import print_json, stdout_console
 from chartui.engine.corpus import decode_text, describe_chars
-from chartui.engine.device import autocast_dtype, pick_device
+from chartui.engine.device import pick_device
 from chartui.engine.evaluate import evaluate_ids
 from chartui.engine.runs import open_model, validation_ids
 from chartui.errors import CorpusError
@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         ids, skipped, unknown = validation_ids(info), 0, []
         source = f"{info.train.corpus} (validation split, last {info.train.val_fraction:.0%})"
-    result = evaluate_ids(loaded.model, ids, device=device, autocast_dtype=autocast_dtype(device), skipped=skipped)
+    result = evaluate_ids(loaded.model, ids, device=device, skipped=skipped)
     report = {
         **result.to_dict(),
         "run": str(loaded.path.parent),

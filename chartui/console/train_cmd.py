@@ -76,7 +76,7 @@ def _header(ev: Started) -> str:
     return (
         f"{verb} {info.label}, {params_line(info.params)}, on {info.corpus.name} "
         f"({info.corpus.train_chars:,} train / {info.corpus.val_chars:,} val chars, vocab {info.vocab.size}) "
-        f"with {ev.device}, {info.train.batching} batches, {ev.steps_per_epoch:,} steps/epoch\nrun: {ev.run}"
+        f"with {ev.device} in {ev.precision}, {info.train.batching} batches, {ev.steps_per_epoch:,} steps/epoch\nrun: {ev.run}"
     )
 
 
@@ -103,10 +103,10 @@ def _json(trainer: Trainer) -> Finished:
 # --- plain lines (pipes, log files) -------------------------------------------------------
 
 
-def _step_line(ev: StepDone, val: float | None) -> str:
+def _step_line(ev: StepDone, val: float | None, precision: str) -> str:
     return (
         f"step {ev.step:,}  epoch {ev.epoch:.2f}  loss {ev.loss:.4f}  val {fmt_loss(val)}  lr {ev.lr:.2e}  "
-        f"{fmt_rate(ev.chars_per_s)} chars/s  elapsed {fmt_duration(ev.elapsed)}  eta {fmt_duration(ev.eta)}"
+        f"{fmt_rate(ev.chars_per_s)} chars/s ({precision})  elapsed {fmt_duration(ev.elapsed)}  eta {fmt_duration(ev.eta)}"
     )
 
 
@@ -114,13 +114,14 @@ def _plain(trainer: Trainer) -> Finished:
     out = stdout_console()
     val: float | None = None
     last_print = 0.0
+    precision = trainer.precision.name
     for ev in trainer:
         if isinstance(ev, Started):
             out.print(_header(ev), markup=False)
         elif isinstance(ev, StepDone):
             now = time.monotonic()
             if now - last_print >= 10 or ev.step == 1:
-                out.print(_step_line(ev, val), markup=False)
+                out.print(_step_line(ev, val, precision), markup=False)
                 last_print = now
         elif isinstance(ev, EvalDone):
             val = ev.val_loss
@@ -146,7 +147,8 @@ def _plain(trainer: Trainer) -> Finished:
 class _Status:
     """What the live display shows; updated per event, drawn at 4 Hz."""
 
-    def __init__(self) -> None:
+    def __init__(self, precision: str) -> None:
+        self.precision = precision
         self.step: StepDone | None = None
         self.val: float | None = None
         self.best: float | None = None
@@ -181,7 +183,7 @@ class _Status:
                 f"{s.lr:.2e}",
                 ("  ", ""),
                 (fmt_rate(s.chars_per_s), "bold"),
-                (" chars/s", "dim"),
+                (f" chars/s ({self.precision})", "dim"),
             )
         else:
             stats = Text("preparing the first step...", style="dim")
@@ -191,7 +193,7 @@ class _Status:
 
 def _live(trainer: Trainer) -> Finished:
     console = stdout_console()
-    status = _Status()
+    status = _Status(trainer.precision.name)
     with Live(status, console=console, refresh_per_second=4, transient=True) as live:
         for ev in trainer:
             if isinstance(ev, Started):

@@ -76,6 +76,8 @@ class CellSpec:
     numpy_layer: Callable[[Mapping[str, np.ndarray], int], NumpyLayer]
     """(the module's state_dict as float32 numpy arrays, layer index) -> the replay of that layer."""
     description: str = ""
+    recurrent_weights: Callable[[int], tuple[str, ...]] = lambda layers: tuple(f"weight_hh_l{k}" for k in range(layers))
+    """(layers) -> the names of the module's hidden-to-hidden matrices, where weight drop applies."""
 
     def __post_init__(self) -> None:
         if "hidden" not in self.gates or self.default_gate not in self.gates or not self.state or self.state[0] != "h":

@@ -60,7 +60,6 @@ def evaluate_ids(
     device: torch.device | str | None = None,
     streams: int = STREAMS,
     chunk: int = CHUNK,
-    autocast_dtype: torch.dtype | None = None,
     skipped: int = 0,
 ) -> EvalResult:
     """Score ``ids`` (N,): the mean loss over its N-1 next-character predictions."""
@@ -83,8 +82,7 @@ def evaluate_ids(
     try:
         for start in range(0, L, chunk):
             xb, yb = x[:, start : start + chunk], y[:, start : start + chunk]
-            with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-                logits, state = model(xb, state)  # (S, T, V)
+            logits, state = model(xb, state)  # (S, T, V), in fp32: every reported loss is comparable
             total += F.cross_entropy(
                 logits.float().reshape(-1, logits.shape[-1]), yb.reshape(-1), ignore_index=-100, reduction="sum"
             ).double()

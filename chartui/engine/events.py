@@ -31,7 +31,9 @@ class Started(Event):
     step: int
     resumed: bool
     device: str
-    """Where it trains, with the precision: ``cpu (2 threads)``, ``cuda (NVIDIA H200, bf16)``."""
+    """Where it trains: ``cpu (2 threads)``, ``cuda (NVIDIA H200)``."""
+    precision: str
+    """In what, and why: ``bf16 (auto: measured 2.07x the speed of fp32 here)``."""
     steps_per_epoch: int
     info: RunInfo
     """The run's description (model, settings, corpus, vocabulary), as run.json holds it."""
@@ -43,6 +45,7 @@ class Started(Event):
             "step": self.step,
             "resumed": self.resumed,
             "device": self.device,
+            "precision": self.precision,
             "steps_per_epoch": self.steps_per_epoch,
             "info": self.info.to_dict(),
         }

@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+from torch.func import functional_call
 
 from chartui.config import ModelConfig
 from chartui.engine import cells
@@ -48,9 +50,31 @@ class CharModel(nn.Module):
         return logits, state
 
     def features(self, idx: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
-        """The top layer's hidden states (B, T, H) and the final state, without the head."""
-        x = self.embedding(idx)  # (B, T, E)
-        return self.rnn(x, state)
+        """The top layer's hidden states (B, T, H) and the final state, without the head.
+
+        In training mode the regularisers act (embedding, input and output dropout, weight
+        drop); in eval mode (evaluation, sampling, tracing) none does."""
+        cfg = self.config
+        x = locked_dropout(self._embed(idx), cfg.input_dropout, self.training)  # (B, T, E)
+        if self.training and cfg.weight_drop > 0:
+            # DropConnect on the recurrent matrices, one mask per call (per batch): the masked
+            # weights stand in for the parameters for this call, so the fused kernel still runs.
+            dropped = {
+                name: F.dropout(getattr(self.rnn, name), cfg.weight_drop) for name in self.cell.recurrent_weights(cfg.layers)
+            }
+            out, state = functional_call(self.rnn, dropped, (x, state))
+        else:
+            out, state = self.rnn(x, state)
+        return locked_dropout(out, cfg.output_dropout, self.training), state  # (B, T, H)
+
+    def _embed(self, idx: torch.Tensor) -> torch.Tensor:
+        """Embeddings (B, T, E); in training, embed_dropout drops whole characters (rows)."""
+        p = self.config.embed_dropout
+        if not (self.training and p > 0):
+            return self.embedding(idx)
+        weight = self.embedding.weight  # (V, E)
+        keep = weight.new_empty(weight.shape[0], 1).bernoulli_(1 - p) / (1 - p)  # (V, 1)
+        return F.embedding(idx, weight * keep)
 
     def param_breakdown(self) -> dict[str, int]:
         """Parameter counts by part: embedding, recurrent, head, and the total."""
@@ -86,6 +110,14 @@ class CharModel(nn.Module):
         model = cls(config, vocab_size)
         model.load_state_dict({k: v.float() for k, v in weights.items()})
         return model.eval()
+
+
+def locked_dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """Variational dropout on (B, T, C): one mask per sequence, the same at every step."""
+    if not training or p <= 0:
+        return x
+    keep = x.new_empty(x.shape[0], 1, x.shape[2]).bernoulli_(1 - p) / (1 - p)  # (B, 1, C)
+    return x * keep
 
 
 def detach_state(state: State | None) -> State | None:

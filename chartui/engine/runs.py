@@ -88,6 +88,8 @@ class RunInfo:
     preset: str = ""
     created: str = ""
     chartui: str = __version__
+    precision: str = ""
+    """What it trains in (``bf16`` or ``fp32``; the latest session's choice when ``auto``)."""
 
     @property
     def label(self) -> str:
@@ -110,6 +112,7 @@ class RunInfo:
             "params": self.params,
             "corpus": dataclasses.asdict(self.corpus),
             "vocab": self.vocab.chars,
+            "precision": self.precision,
         }
 
     @classmethod
@@ -136,6 +139,7 @@ class RunInfo:
             preset=text("preset"),
             created=text("created"),
             chartui=text("chartui") or "?",
+            precision=text("precision"),
         )
 
 

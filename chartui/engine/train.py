@@ -38,7 +38,7 @@ from chartui.engine.atomic import remove_stale_temporaries
 from chartui.engine.batches import make_batches
 from chartui.engine.checkpoint import load_tensors, read_meta, save_checkpoint
 from chartui.engine.corpus import NAMED, Corpus, Vocab, load_corpus
-from chartui.engine.device import autocast_dtype, describe, pick_device, set_threads
+from chartui.engine.device import choose_precision, describe, pick_device, set_threads
 from chartui.engine.evaluate import evaluate_ids
 from chartui.engine.events import CheckpointSaved, EvalDone, Event, Finished, Paused, Resumed, SampleReady, Started, StepDone
 from chartui.engine.metrics import MetricsWriter, trim_metrics
@@ -57,11 +57,19 @@ class Cadence:
         # Counted from the last multiple of ``steps``, so a resumed run keeps the same beat.
         self.last_step = step - step % steps if steps else step
         self.last_time = elapsed
+        self.not_before = 0.0
+        """No time-based firing before this many seconds of training (see ``space``)."""
 
     def due(self, step: int, elapsed: float) -> bool:
-        return bool(
-            (self.steps and step - self.last_step >= self.steps) or (self.seconds and elapsed - self.last_time >= self.seconds)
-        )
+        by_steps = bool(self.steps) and step - self.last_step >= self.steps
+        by_time = bool(self.seconds) and elapsed - self.last_time >= self.seconds and elapsed >= self.not_before
+        return by_steps or by_time
+
+    def space(self, elapsed: float, took: float, share: float) -> None:
+        """Keep what this cadence does (it just took ``took`` seconds) under ``share`` of the
+        training time: the next time-based firing waits at least ``took / share``."""
+        if share > 0:
+            self.not_before = elapsed + took / share
 
     def done(self, step: int, elapsed: float) -> None:
         self.last_step, self.last_time = step, elapsed
@@ -104,7 +112,6 @@ class Trainer:
 
         self.device = pick_device(cfg.device)
         self.threads = set_threads(cfg.threads) if self.device.type == "cpu" else torch.get_num_threads()
-        self.autocast = autocast_dtype(self.device)
         self.vocab, self.corpus = vocab, corpus
         train_ids, self.val_ids = runs.split_ids(corpus, vocab, cfg.val_fraction)
         self.train_data = torch.from_numpy(np.ascontiguousarray(train_ids)).to(self.device)
@@ -114,6 +121,16 @@ class Trainer:
                 f"the validation split of {cfg.corpus} is under 2 characters; use a longer corpus or --val-fraction 0"
             )
         self.steps_per_epoch = self.batches.steps_per_epoch
+        self.params = model_config.param_breakdown(vocab.size)
+        self.model = self._build_model()
+        self.optimizer = self._make_optimizer(self.model)
+        m = model_config
+        shape = (
+            f"{m.arch} {m.layers}x{m.hidden} embed {m.embed} vocab {vocab.size} batch {cfg.batch_size} "
+            f"seq {cfg.seq_len} weight drop {m.weight_drop > 0}"
+        )
+        self.precision = choose_precision(cfg.precision, self.device, shape=shape, measure=self._measure_bf16)
+        self.autocast = self.precision.dtype
         self.info = RunInfo(
             model=model_config,
             train=train_config,
@@ -121,16 +138,7 @@ class Trainer:
             preset=preset,
             corpus=runs.corpus_info(corpus, len(train_ids), len(self.val_ids)),
             created=created or datetime.now().isoformat(timespec="seconds"),
-        )
-        self.params = self.info.params
-        self.model = self._build_model()
-        decay = [p for p in self.model.parameters() if p.dim() >= 2]  # matrices decay; biases never
-        no_decay = [p for p in self.model.parameters() if p.dim() < 2]
-        self.optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=cfg.lr,
-            betas=(cfg.beta1, cfg.beta2),
-            **({"fused": True} if self.device.type == "cuda" else {"foreach": True}),
+            precision=self.precision.name,
         )
 
         self.step = self.epoch = self.batch_index = self.chars_seen = 0
@@ -147,6 +155,46 @@ class Trainer:
         self._metric_losses: list[float] = []
         # A loss three times that of guessing uniformly (or NaN/inf) means training diverged.
         self.diverge_at = 3 * math.log(vocab.size)
+
+    def _make_optimizer(self, model: CharModel) -> torch.optim.Optimizer:
+        cfg = self.config
+        decay = [p for p in model.parameters() if p.dim() >= 2]  # matrices decay; biases never
+        no_decay = [p for p in model.parameters() if p.dim() < 2]
+        return torch.optim.AdamW(
+            [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=cfg.lr,
+            betas=(cfg.beta1, cfg.beta2),
+            **({"fused": True} if self.device.type == "cuda" else {"foreach": True}),
+        )
+
+    def _measure_bf16(self) -> float:
+        """bf16's speed as a multiple of fp32's for this model's own training step, measured on a
+        scratch copy: the run's weights, optimiser and random state are left as they were."""
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            model = copy.deepcopy(self.model)
+            optimizer = self._make_optimizer(model)
+            x, y = self.batches.get(0, 0)  # (B, T) each
+
+            def seconds(dtype: torch.dtype | None, steps: int) -> float:
+                start = time.perf_counter()
+                for _ in range(steps):
+                    with torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
+                        logits, _ = model(x)  # (B, T, V)
+                        loss = F.cross_entropy(logits.float().view(-1, logits.shape[-1]), y.view(-1))
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                float(loss.detach())  # wait for the device
+                return time.perf_counter() - start
+
+            try:
+                seconds(None, 1), seconds(torch.bfloat16, 1)  # warm-up: allocations, kernel choices
+                fp32 = min(seconds(None, 2), seconds(None, 2))
+                bf16 = min(seconds(torch.bfloat16, 2), seconds(torch.bfloat16, 2))
+            except RuntimeError:
+                return 0.0  # bf16 autocast is not available here
+        return fp32 / bf16
 
     def _build_model(self) -> CharModel:
         total = self.params["total"]
@@ -300,6 +348,7 @@ class Trainer:
                 step=self.step,
                 resumed=self.resumed,
                 device=describe(self.device),
+                precision=str(self.precision),
                 steps_per_epoch=self.steps_per_epoch,
                 info=self.info,
             )
@@ -330,7 +379,10 @@ class Trainer:
                     continue
                 yield from self._flush(pending)
                 if self.val_ids.size and evaluate.due(self.step, self.elapsed):
+                    began = self.elapsed
                     yield from self._evaluate()
+                    self._tick()
+                    evaluate.space(self.elapsed, self.elapsed - began, cfg.eval_share)
                     yield from self._save("last", "training")
                     evaluate.done(self.step, self.elapsed)
                     save.done(self.step, self.elapsed)
@@ -519,15 +571,16 @@ class Trainer:
         return self.config.budget_used(self.step, self._epoch_float(), self.elapsed)
 
     def _lr(self) -> float:
-        """Warm-up, then cosine decay over the budget (or constant)."""
+        """Warm-up, then cosine or linear decay over the budget (or constant)."""
         cfg = self.config
         if cfg.warmup_steps and self.step < cfg.warmup_steps:
             return cfg.lr * (self.step + 1) / cfg.warmup_steps
         if cfg.schedule == "constant":
             return cfg.lr
-        p = min(self._budget_used(), 1.0)
+        p = min(self._budget_used(), 1.0)  # reaches 1 exactly when the budget ends
         floor = cfg.lr * cfg.min_lr_ratio
-        return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * p))
+        left = 0.5 * (1 + math.cos(math.pi * p)) if cfg.schedule == "cosine" else 1 - p
+        return floor + (cfg.lr - floor) * left
 
     def _rate(self) -> float:
         """Training characters per second over the last few seconds."""
@@ -540,7 +593,7 @@ class Trainer:
 
     def _evaluate(self) -> Iterator[Event]:
         with self._mutex:
-            result = evaluate_ids(self.model, self.val_ids, device=self.device, autocast_dtype=self.autocast)
+            result = evaluate_ids(self.model, self.val_ids, device=self.device)  # fp32, whatever trains
         self.val_loss = result.loss
         improved = math.isfinite(result.loss) and (self.best_val is None or result.loss < self.best_val)
         if improved:
@@ -601,6 +654,7 @@ class Trainer:
             "last_eval_step": self.last_eval_step,
             "position": {"epoch": self.epoch, "batch": self.batch_index},
             "device": str(self.device),
+            "precision": self.precision.name,
             "torch": torch.__version__,
         }
 
@@ -669,7 +723,7 @@ class Trainer:
         """Record an event in metrics.jsonl (a short form of Started) and return it."""
         record = event.to_dict()
         if isinstance(event, Started):
-            record = {k: record[k] for k in ("event", "run", "step", "resumed", "device", "steps_per_epoch")}
+            record = {k: record[k] for k in ("event", "run", "step", "resumed", "device", "precision", "steps_per_epoch")}
             record["params"] = event.info.params
         record["time"] = time.time()
         self.metrics.write(record)

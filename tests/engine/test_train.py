@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import threading
@@ -251,3 +252,24 @@ def test_every_step_is_reported_when_losses_are_gathered_in_groups(small_corpus,
 def test_checkpoint_seconds_zero_saves_as_often_as_it_can(small_corpus, tmp_path):
     _, events = train_run(small_corpus, tmp_path / "run", max_steps=6, checkpoint_seconds=0.0)
     assert sum(1 for e in events if isinstance(e, CheckpointSaved) and e.which == "last") >= 7  # the first, each step, the last
+
+
+def test_time_based_evaluations_keep_to_their_share_of_the_training_time():
+    evaluate = Cadence(0, 10.0, step=0, elapsed=0.0)
+    assert evaluate.due(1, 10.0)
+    evaluate.done(1, 10.0)
+    evaluate.space(10.0, took=1.5, share=0.03)  # an evaluation that took 1.5 s: the next waits 50 s
+    assert not evaluate.due(2, 20.0) and not evaluate.due(3, 59.0) and evaluate.due(4, 60.0)
+    steps = Cadence(10, 0.0, step=0, elapsed=0.0)
+    steps.space(0.0, took=100.0, share=0.03)
+    assert steps.due(10, 1.0)  # an explicit --eval-interval is kept as asked
+
+
+def test_linear_and_cosine_schedules_reach_the_floor_exactly_at_the_budget(small_corpus, tmp_path):
+    for schedule in ("linear", "cosine"):
+        _, events = train_run(small_corpus, tmp_path / schedule, max_steps=20, schedule=schedule, min_lr_ratio=0.0, lr=0.01)
+        lrs = [e.lr for e in events if isinstance(e, StepDone)]
+        assert lrs[0] == pytest.approx(0.01) and lrs[-1] == pytest.approx(
+            0.01 * 0.5 * (1 + math.cos(math.pi * 19 / 20)) if schedule == "cosine" else 0.01 / 20
+        )
+        assert all(a >= b for a, b in itertools.pairwise(lrs))  # never rises

@@ -24,7 +24,7 @@ from chartui.ui.widgets.gate_view import GateText
 from chartui.ui.widgets.sample_view import SampleView
 from tests.conftest import copy_run, keys, tiny_configs, until
 
-TINY = {"hidden": 16, "embed": 8, "seq_len": 16, "batch_size": 8, "lr": 0.01, "checkpoint_seconds": 3600.0}
+TINY = {"hidden": 16, "embed": 8, "seq_len": 16, "batch_size": 8, "lr": 0.01, "checkpoint_seconds": 3600.0, "precision": "fp32"}
 SIZE = (120, 36)
 
 

@@ -393,7 +393,7 @@ class TrainTab(ChartuiTab, can_focus=True):
             self.app.sub_title = f"training {Path(event.run).name}"
             total, parts = params_parts(event.info.params)
             self.query_one("#train-params", Static).update(
-                f"{total}\n({parts})\n{event.device}\n{event.info.train.batching} batches"
+                f"{total}\n({parts})\n{event.device}, {event.info.precision}\n{event.info.train.batching} batches"
             )
         elif isinstance(event, SampleReady):
             self._show_samples()
