@@ -22,17 +22,15 @@ def corpus_path(arg: str | None) -> str:
 
 
 def machine() -> dict:
+    """What a figure was measured on: processor and its SIMD/bf16 flags, cores, torch."""
     import torch
 
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from chartui.engine.precision import cpu_flags, cpu_model
+
+    cpu = cpu_model()
+    flags = sorted(cpu_flags() & {"avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile", "amx_int8", "fma"})
     info = {
+        "cpu_flags": flags,
         "cpu": cpu,
         "cores": len(os.sched_getaffinity(0)),
         "torch": torch.__version__,

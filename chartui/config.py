@@ -30,6 +30,14 @@ BATCHING = ("stateful", "windows")
 SCHEDULES = ("cosine", "linear", "constant")
 PRECISIONS = ("auto", "fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+"""Device names; ``cuda:N`` picks a GPU by index."""
+
+
+def is_device(name: object) -> bool:
+    """True for ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``."""
+    return isinstance(name, str) and (name in DEVICES or (name.startswith("cuda:") and name[5:].isdigit()))
+
+
 DEFAULT_PRESET = "cpu"
 BUDGETS = ("epochs", "max_steps", "max_seconds")
 
@@ -79,6 +87,18 @@ def _optional_positive(obj: Any, name: str) -> None:
     value = getattr(obj, name)
     if value is not None:
         _check(_is_number(value) and math.isfinite(value) and value > 0, name, "greater than 0", value)
+
+
+MAX_SEED = 2**32 - 1
+
+
+def _check_seed(seed: Any) -> None:
+    _check(
+        isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed <= MAX_SEED,
+        "seed",
+        f"a whole number from 0 to {MAX_SEED}",
+        seed,
+    )
 
 
 def _is_number(value: Any) -> bool:
@@ -225,8 +245,8 @@ class TrainConfig:
             raise ConfigError(f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
-        if self.device not in DEVICES:
-            raise ConfigError(f"unknown device {self.device!r}; choose one of {', '.join(DEVICES)}")
+        if not is_device(self.device):
+            raise ConfigError(f"unknown device {self.device!r}; choose one of auto, cpu, cuda, cuda:N (a GPU by index), mps")
         for name in ("seq_len", "batch_size", "sample_length", "log_every", "metrics_every"):
             _positive_int(self, name)
         _check(_is_number(self.lr) and math.isfinite(self.lr) and self.lr > 0, "lr", "greater than 0", self.lr)
@@ -250,12 +270,7 @@ class TrainConfig:
             "at least 0",
             self.sample_temperature,
         )
-        _check(
-            isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0,
-            "seed",
-            "a whole number of at least 0",
-            self.seed,
-        )
+        _check_seed(self.seed)
         _check(
             isinstance(self.sample_prompt, str) and self.sample_prompt != "",
             "sample_prompt",
@@ -309,12 +324,7 @@ class SampleConfig:
         check_sampling(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
         if self.length is not None:
             _positive_int(self, "length")
-        _check(
-            isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0,
-            "seed",
-            "a whole number of at least 0",
-            self.seed,
-        )
+        _check_seed(self.seed)
         _check(isinstance(self.prompt, str), "prompt", "text", self.prompt)
 
 
@@ -334,12 +344,30 @@ def check_sampling(*, temperature: float, top_k: int | None, top_p: float | None
 
 @dataclass(frozen=True)
 class Preset:
-    """A named table of overrides for ModelConfig and TrainConfig."""
+    """A named table of overrides for ModelConfig and TrainConfig, with optional variants:
+
+    - ``[fp32.model]``/``[fp32.train]``: what changes when the machine trains in fp32 (no fast
+      bf16): a model the slower step can still train well in the same time;
+    - ``[scale.600.model]``/``[scale.600.train]`` (and ``[fp32.scale.600...]``): what changes
+      when the time budget is at least 600 s, so the preset given more time does not over-fit.
+    """
 
     name: str
     description: str
     model: dict[str, Any]
     train: dict[str, Any]
+    fp32: dict[str, Any] = field(default_factory=dict)
+    """``{"model": {...}, "train": {...}, "scale": {...}}`` for fp32 training."""
+    scale: dict[float, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    """From-this-budget-up tiers: seconds -> ``{"model": {...}, "train": {...}}``."""
+
+    @property
+    def has_fp32_variant(self) -> bool:
+        return bool(self.fp32)
+
+    def tiers(self, precision: str | None = None) -> dict[float, dict[str, dict[str, Any]]]:
+        """The budget tiers that apply in ``precision``."""
+        return self.fp32.get("scale", {}) if precision == "fp32" and self.fp32 else self.scale
 
 
 def _preset_files() -> dict[str, Any]:
@@ -370,20 +398,51 @@ def load_preset(name_or_path: str) -> Preset:
         raise ConfigError(f"preset {label} is not UTF-8 text; save it as UTF-8 TOML") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"preset {label}: not valid TOML ({exc})") from None
-    unknown = set(table) - {"description", "model", "train"}
+    unknown = set(table) - {"description", "model", "train", "fp32", "scale"}
     if unknown:
-        raise ConfigError(f"preset {label}: unknown table or key {sorted(unknown)[0]!r}; use [model] and [train]")
+        raise ConfigError(
+            f"preset {label}: unknown table or key {sorted(unknown)[0]!r}; use [model], [train], [fp32] and [scale.N]"
+        )
+    model, train = _settings(table, label, "")
+    fp32: dict[str, Any] = {}
+    if "fp32" in table:
+        if not isinstance(table["fp32"], dict) or set(table["fp32"]) - {"model", "train", "scale"}:
+            raise ConfigError(f"preset {label}: [fp32] holds [fp32.model], [fp32.train] and [fp32.scale.N] tables only")
+        fp32_model, fp32_train = _settings(table["fp32"], label, "fp32.")
+        fp32 = {"model": fp32_model, "train": fp32_train, "scale": _tiers(table["fp32"], label, "fp32.")}
+    name = Path(label).stem if label.endswith(".toml") else label
+    return Preset(name, str(table.get("description", "")), model, train, fp32=fp32, scale=_tiers(table, label, ""))
+
+
+def _settings(table: dict[str, Any], label: str, prefix: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A table's [model] and [train] sub-tables, every setting checked to exist."""
     model, train = table.get("model", {}), table.get("train", {})
     if not isinstance(model, dict) or not isinstance(train, dict):
-        raise ConfigError(f"preset {label}: model and train must be tables ([model], [train]), not single values")
+        raise ConfigError(f"preset {label}: {prefix}model and {prefix}train must be tables, not single values")
     for section, cls in ((model, ModelConfig), (train, TrainConfig)):
         known = {f.name for f in dataclasses.fields(cls)}
         bad = set(section) - known
         if bad:
             raise ConfigError(f"preset {label}: unknown setting {sorted(bad)[0]!r}")
-    return Preset(
-        Path(label).stem if label.endswith(".toml") else label, str(table.get("description", "")), dict(model), dict(train)
-    )
+    return dict(model), dict(train)
+
+
+def _tiers(table: dict[str, Any], label: str, prefix: str) -> dict[float, dict[str, dict[str, Any]]]:
+    """[scale.N] tables: budget in seconds -> {"model": ..., "train": ...}."""
+    scale = table.get("scale", {})
+    if not isinstance(scale, dict):
+        raise ConfigError(f"preset {label}: {prefix}scale must hold [{prefix}scale.N] tables")
+    tiers = {}
+    for seconds, tier in scale.items():
+        try:
+            budget = float(seconds)
+        except ValueError:
+            raise ConfigError(f"preset {label}: [{prefix}scale.{seconds}] must be named by a number of seconds") from None
+        if not isinstance(tier, dict) or set(tier) - {"model", "train"}:
+            raise ConfigError(f"preset {label}: [{prefix}scale.{seconds}] holds model and train tables only")
+        model, train = _settings(tier, label, f"{prefix}scale.{seconds}.")
+        tiers[budget] = {"model": model, "train": train}
+    return tiers
 
 
 def _coerce(cls: type, values: dict[str, Any]) -> dict[str, Any]:
@@ -398,9 +457,22 @@ def _coerce(cls: type, values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def build_configs(preset: Preset, overrides: dict[str, Any] | None = None) -> tuple[ModelConfig, TrainConfig]:
-    """ModelConfig and TrainConfig from a preset, with explicit overrides (flags) on top."""
-    return apply_overrides(preset.model, preset.train, overrides)
+def build_configs(
+    preset: Preset, overrides: dict[str, Any] | None = None, *, precision: str | None = None
+) -> tuple[ModelConfig, TrainConfig]:
+    """ModelConfig and TrainConfig from a preset: its fp32 variant when ``precision`` is
+    ``fp32``, then the largest budget tier the time budget reaches, then the explicit
+    overrides (flags) on top."""
+    variant = preset.fp32 if precision == "fp32" else {}
+    model = {**preset.model, **variant.get("model", {})}
+    train = {**preset.train, **variant.get("train", {})}
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    seconds = given.get("max_seconds") if set(BUDGETS) & set(given) else train.get("max_seconds")
+    reached = [budget for budget in preset.tiers(precision) if seconds is not None and budget <= seconds]
+    if reached:
+        tier = preset.tiers(precision)[max(reached)]
+        model, train = {**model, **tier["model"]}, {**train, **tier["train"]}
+    return apply_overrides(model, train, overrides)
 
 
 def apply_overrides(
@@ -449,7 +521,6 @@ CHOICES: dict[str, Sequence[str]] = {
     "arch": ARCHS,
     "batching": BATCHING,
     "schedule": SCHEDULES,
-    "device": DEVICES,
     "precision": PRECISIONS,
 }
 

@@ -11,28 +11,31 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from chartui.config import build_configs, load_preset, overrides_from
+from chartui.config import load_preset, overrides_from
 from chartui.console.render import is_tty, print_json, stderr_console, stdout_console
 from chartui.console.signals import stop_on_signals
-from chartui.display import fmt_int, fmt_loss, fmt_rate, printable
+from chartui.display import fmt_int, fmt_loss, fmt_rate, printable, unescape
 from chartui.engine.compare import Comparison, parse_archs
 from chartui.engine.events import EvalDone, Finished, Started, StepDone
+from chartui.engine.precision import configs_for_machine
 
 
 def run(args: argparse.Namespace) -> int:
     archs = parse_archs(args.archs)
     overrides = overrides_from(args)
     preset = load_preset(args.preset)
-    model_config, train_config = build_configs(preset, overrides)
+    model_config, train_config = configs_for_machine(preset, overrides)
     comparison = Comparison(
         archs,
         model_config,
         train_config,
         root=Path(args.run) if args.run else None,
-        prompt=args.prompt.replace("\\n", "\n"),
+        prompt=None if args.prompt is None else unescape(args.prompt),
         preset=preset.name,
     )
     log = stderr_console()
+    if comparison.note:
+        log.print(f"note: {comparison.note}", markup=False)
     last = 0.0
     # Ctrl-C stops the architecture in training (it saves a checkpoint); the comparison ends there.
     with stop_on_signals(comparison):

@@ -14,13 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from chartui.config import ARCHS, ModelConfig, TrainConfig
-from chartui.engine.corpus import Corpus, load_corpus
+from chartui.engine.corpus import Corpus, describe_chars, load_corpus
 from chartui.engine.events import Event, Finished
 from chartui.engine.metrics import perplexity
-from chartui.engine.sample import generate
+from chartui.engine.sample import generate, readable_prompt
 from chartui.engine.train import Trainer
 from chartui.errors import ConfigError
 from chartui.paths import runs_dir
+
+DEFAULT_PROMPT = "ROMEO:\n"
 
 
 def parse_archs(spec: str) -> list[str]:
@@ -44,7 +46,7 @@ class Comparison:
         train_config: TrainConfig,
         *,
         root: Path | None = None,
-        prompt: str = "ROMEO:\n",
+        prompt: str | None = None,
         sample_length: int = 200,
         temperature: float = 0.8,
         corpus: Corpus | None = None,
@@ -52,12 +54,22 @@ class Comparison:
     ) -> None:
         self.archs = archs
         self.model_config, self.train_config = model_config, train_config
-        self.prompt, self.sample_length, self.temperature = prompt, sample_length, temperature
+        self.sample_length, self.temperature = sample_length, temperature
         self.preset = preset
         self.corpus = corpus or load_corpus(train_config.corpus)
-        unknown = self.corpus.vocab.unknown(prompt)
-        if unknown:
-            raise ConfigError(f"the prompt {prompt!r} has characters not in the corpus; pick another --prompt")
+        self.note = ""
+        """Set when the default prompt had to be replaced (the corpus lacks its characters)."""
+        if prompt is None:  # the default: replaced, and said so, where the corpus cannot read it
+            self.prompt, missing = readable_prompt(DEFAULT_PROMPT, self.corpus.vocab)
+            if missing:
+                self.note = f"the default prompt {DEFAULT_PROMPT!r} has characters this corpus lacks ({missing}); the samples start from {self.prompt!r}"
+        else:
+            unknown = self.corpus.vocab.unknown(prompt)
+            if unknown:
+                raise ConfigError(
+                    f"the prompt {prompt!r} has characters not in the corpus: {describe_chars(unknown)}; pick another --prompt"
+                )
+            self.prompt = prompt
         self.root = root or runs_dir() / f"compare-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
         self.results: list[dict[str, Any]] = []
         self.current: Trainer | None = None

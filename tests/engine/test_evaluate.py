@@ -39,3 +39,35 @@ def test_an_untrained_model_scores_near_uniform():
     model = CharModel(ModelConfig(arch="lstm", embed=4, hidden=8), vocab_size=30)
     result = evaluate_ids(model, torch.randint(0, 30, (2_000,)).numpy())
     assert abs(result.loss - math.log(30)) < 0.2
+
+
+def test_windows_protocol_scores_random_windows_from_a_zero_state():
+    """nanoGPT's estimate_loss: each window read from a zero state, every position scored."""
+    from chartui.engine.evaluate import evaluate_windows
+
+    torch.manual_seed(0)
+    model = CharModel(ModelConfig(arch="lstm", embed=8, hidden=16), vocab_size=11).eval()
+    ids = torch.randint(0, 11, (3_000,))
+    result = evaluate_windows(model, ids.numpy(), block=40, windows=30, seed=5, batch=7)
+    starts = torch.randint(0, 3_000 - 40, (30,), generator=torch.Generator().manual_seed(5))
+    total = 0.0
+    with torch.no_grad():
+        for s in starts.tolist():
+            logits, _ = model(ids[s : s + 40][None])  # from a zero state, each window alone
+            total += F.cross_entropy(logits[0], ids[s + 1 : s + 41], reduction="sum").item()
+    assert result.chars == 30 * 40 and result.loss == pytest.approx(total / (30 * 40), rel=1e-5)
+
+
+def test_dynamic_evaluation_adapts_a_copy_and_never_the_model():
+    from chartui.engine.evaluate import DynamicSettings, evaluate_dynamic
+
+    torch.manual_seed(0)
+    model = CharModel(ModelConfig(arch="gru", embed=8, hidden=32), vocab_size=6).eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    text = torch.tensor([0, 1, 2, 3, 4, 5] * 400)  # a pattern the untrained model does not know
+    static = evaluate_ids(model, text.numpy())
+    dynamic = evaluate_dynamic(
+        model, text.numpy(), train_ids=text.numpy(), settings=DynamicSettings(segment=20, lr=0.01, decay=0.0)
+    )
+    assert dynamic.chars == static.chars and dynamic.loss < static.loss - 0.5  # it learns the pattern as it reads
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # the run's model is untouched

@@ -10,9 +10,9 @@ import torch
 
 from chartui.config import ModelConfig
 from chartui.engine import runs
-from chartui.engine.device import choose_precision
 from chartui.engine.evaluate import evaluate_ids
 from chartui.engine.models import CharModel
+from chartui.engine.precision import choose_precision
 from chartui.engine.runs import Run
 from chartui.engine.sample import generate
 from chartui.engine.train import Trainer

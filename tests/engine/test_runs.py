@@ -287,3 +287,42 @@ def test_a_readers_probe_of_the_lock_does_not_refuse_a_trainer(tiny_run, tmp_pat
         fcntl.flock(probe, fcntl.LOCK_UN)  # the probe ends
         thread.join(60)
     assert outcome == ["locked"]
+
+
+def test_a_presets_fp32_variant_and_budget_tiers(tmp_path):
+    from chartui.config import build_configs, load_preset
+
+    path = tmp_path / "scaled.toml"
+    path.write_text(
+        "[model]\nhidden = 512\nweight_drop = 0.2\n[train]\nmax_seconds = 300.0\n"
+        "[scale.600.model]\nweight_drop = 0.35\n"
+        '[fp32.model]\nhidden = 384\n[fp32.train]\nprecision = "fp32"\n[fp32.scale.600.model]\ndropout = 0.3\n'
+    )
+    preset = load_preset(str(path))
+    assert build_configs(preset)[0].hidden == 512 and build_configs(preset)[0].weight_drop == 0.2
+    assert build_configs(preset, {"max_seconds": 900})[0].weight_drop == 0.35  # twice the time: more regularisation
+    assert build_configs(preset, {"max_seconds": 120})[0].weight_drop == 0.2
+    model, train = build_configs(preset, {"max_seconds": 600}, precision="fp32")
+    assert (model.hidden, model.dropout, train.precision) == (384, 0.3, "fp32")
+    assert build_configs(preset, {"max_seconds": 900, "hidden": 256})[0].hidden == 256  # flags win over everything
+    (tmp_path / "bad.toml").write_text("[scale.soon.model]\nhidden = 1\n")
+    with pytest.raises(ConfigError, match=r"\[scale.soon\] must be named by a number of seconds"):
+        load_preset(str(tmp_path / "bad.toml"))
+
+
+def test_configs_for_machine_picks_the_fp32_variant_where_bf16_is_slower(tmp_path, monkeypatch):
+    from chartui.config import load_preset
+    from chartui.engine import precision
+
+    path = tmp_path / "p.toml"
+    path.write_text(
+        '[model]\nhidden = 64\n[train]\nmax_steps = 5\nprecision = "auto"\n[fp32.model]\nhidden = 32\n[fp32.train]\nprecision = "fp32"\n'
+    )
+    preset = load_preset(str(path))
+    monkeypatch.setattr(precision, "measure_bf16", lambda *a, **k: 0.5)  # a CPU without native bf16
+    assert precision.configs_for_machine(preset)[0].hidden == 32
+    assert precision.configs_for_machine(preset, {"precision": "bf16"})[0].hidden == 64  # asked for: no measuring
+    assert precision.configs_for_machine(preset, {"hidden": 48})[0].hidden == 48  # a flag wins over any variant
+    monkeypatch.setattr(precision, "measure_bf16", lambda *a, **k: 2.0)  # another shape, measured on a CPU with bf16
+    model, _ = precision.configs_for_machine(preset, {"embed": 9})
+    assert (model.hidden, model.embed) == (64, 9)
