@@ -8,8 +8,11 @@ once, keeping the last periodic checkpoint (at most ``--checkpoint-seconds`` old
 from __future__ import annotations
 
 import argparse
+import os
 import signal
+import sys
 import time
+from collections.abc import Iterator
 
 from rich.live import Live
 from rich.panel import Panel
@@ -17,40 +20,116 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from chartui.config import DEFAULT_PRESET, build_configs, load_preset, overrides_from
-from chartui.console.render import is_tty, print_json, stderr_console, stdout_console
+from chartui.config import DEFAULT_PRESET, load_preset, overrides_from
+from chartui.console.render import is_tty, print_json, silence_stdout, stderr_console, stdout_console
 from chartui.console.signals import stop_on_signals
 from chartui.display import finished_word, fmt_duration, fmt_loss, fmt_rate, params_line, printable
-from chartui.engine.events import CheckpointSaved, EvalDone, Finished, SampleReady, Started, StepDone
+from chartui.engine import finetune
+from chartui.engine.corpus import load_corpus
+from chartui.engine.events import CheckpointSaved, EvalDone, Event, Finished, PromptReplaced, SampleReady, Started, StepDone
+from chartui.engine.precision import configs_for_machine
+from chartui.engine.tracking import TensorBoardWriter
 from chartui.engine.train import Trainer
 from chartui.errors import ConfigError
+from chartui.settings import load_settings
 
 EXIT = {"budget": 0, "stopped": 130, "diverged": 1, "error": 1}
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.nproc is not None and args.nproc < 1:
+        raise ConfigError(f"--nproc must be a whole number of at least 1 (got {args.nproc})")
+    if args.nproc and args.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        return _launch_torchrun(args.nproc)
     overrides = overrides_from(args)
+    # Before any run folder exists, so a missing package or a bad folder refuses cleanly; under
+    # torchrun only rank 0 writes.
+    main_rank = os.environ.get("RANK", "0") == "0"
+    tensorboard = TensorBoardWriter(args.tensorboard) if args.tensorboard and main_rank else None
     if args.resume:
+        if args.init_from:
+            raise ConfigError("--resume continues a run; --init-from starts a new one from a run's weights: give one of them")
         if args.preset or args.run:
             raise ConfigError(
                 "--resume continues a run as it was trained; drop --preset and --run (budget and rate flags may change)"
             )
         trainer = Trainer.resume(args.resume, overrides)
     else:
-        preset = load_preset(args.preset or DEFAULT_PRESET)
-        model_config, train_config = build_configs(preset, overrides)
-        trainer = Trainer.new(model_config, train_config, run=args.run, preset=preset.name)
+        user = load_settings()  # the settings file's default preset and corpus, when not given here
+        preset = load_preset(args.preset or user.preset or DEFAULT_PRESET)
+        if user.corpus and overrides.get("corpus") is None:
+            overrides["corpus"] = user.corpus
+        model_config, train_config = configs_for_machine(preset, overrides)
+        corpus, source = None, None
+        if args.init_from is not None:
+            corpus = load_corpus(train_config.corpus)
+            source = finetune.open_source(args.init_from, corpus.vocab, extend=args.extend_vocab)
+            given = {k: v for k, v in overrides.items() if v is not None}
+            model_config = finetune.model_config(source, model_config, given)
+        elif args.extend_vocab:
+            raise ConfigError("--extend-vocab grows the vocabulary of the run given with --init-from; add --init-from RUN")
+        trainer = Trainer.new(model_config, train_config, run=args.run, preset=preset.name, corpus=corpus, init_from=source)
+    if tensorboard is not None:
+        trainer.sinks.append(tensorboard)
+    try:
+        return _report(args, trainer)
+    finally:
+        for sink in trainer.sinks:
+            sink.close()
+
+
+def _report(args: argparse.Namespace, trainer: Trainer) -> int:
+    events = trainer.events()
+    if not trainer.dist.main:  # under torchrun, rank 0 alone speaks
+        with stop_on_signals(trainer, quiet=True):
+            finished = next(e for e in events if isinstance(e, Finished))
+        return EXIT.get(finished.reason, 1)
     with stop_on_signals(trainer) as signals:
-        if args.json:
-            finished = _json(trainer)
-        elif is_tty():
-            finished = _live(trainer)
-        else:
-            finished = _plain(trainer)
+        try:
+            if args.json:
+                finished = _json(trainer, events)
+            elif is_tty():
+                finished = _live(trainer, events)
+            else:
+                finished = _plain(trainer, events)
+        except OSError as exc:  # the output's reader left (`| head`) or its disk is full
+            return _output_lost(trainer, events, exc)
     if finished.reason in ("diverged", "error"):
         stderr_console().print(f"chartui: error: {finished.message}", markup=False)
     code = EXIT.get(finished.reason, 1)
     return 143 if code == 130 and signals.get("last") == signal.SIGTERM else code
+
+
+def _launch_torchrun(nproc: int) -> int:
+    """Run this same command under torchrun, one process per core or GPU (DDP); never returns."""
+    argv, skip = [], False
+    for arg in sys.argv[1:]:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif arg == "--run" or arg.startswith("--run="):  # torchrun's parser takes --run for its --run-path
+            argv.append(arg.replace("--run", "--run-dir", 1))
+        elif not arg.startswith("--nproc="):
+            argv.append(arg)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # on a CPU, one thread per process is what DDP is for
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", "-m", "chartui", *argv]
+    os.execv(sys.executable, cmd)
+    return 1  # not reached
+
+
+def _output_lost(trainer: Trainer, events: Iterator[Event], exc: OSError) -> int:
+    """Nobody reads the progress any more: stop, save a resumable checkpoint, say so on stderr."""
+    silence_stdout()
+    trainer.stop()
+    finished = next(e for e in events if isinstance(e, Finished))
+    why = "its reader closed the pipe" if isinstance(exc, BrokenPipeError) else (exc.strerror or str(exc))
+    stderr_console().print(
+        f"chartui: the output stopped ({why}); training stopped at step {finished.steps:,} and saved a "
+        f"resumable checkpoint: chartui train --resume {finished.run}",
+        markup=False,
+    )
+    return 141 if isinstance(exc, BrokenPipeError) else 1  # 141: as a shell reports a command a closed pipe stopped
 
 
 def _next_steps(finished: Finished) -> str:
@@ -76,17 +155,18 @@ def _header(ev: Started) -> str:
     return (
         f"{verb} {info.label}, {params_line(info.params)}, on {info.corpus.name} "
         f"({info.corpus.train_chars:,} train / {info.corpus.val_chars:,} val chars, vocab {info.vocab.size}) "
-        f"with {ev.device} in {ev.precision}, {info.train.batching} batches, {ev.steps_per_epoch:,} steps/epoch\nrun: {ev.run}"
+        f"with {ev.device}{f' x {ev.processes} processes (DDP)' if ev.processes > 1 else ''} in {ev.precision}, "
+        f"{info.train.batching} batches, {ev.steps_per_epoch:,} steps/epoch\nrun: {ev.run}"
     )
 
 
 # --- JSON lines ---------------------------------------------------------------------------
 
 
-def _json(trainer: Trainer) -> Finished:
+def _json(trainer: Trainer, events: Iterator[Event]) -> Finished:
     every = trainer.config.metrics_every
     last_step: StepDone | None = None
-    for ev in trainer:
+    for ev in events:
         if isinstance(ev, StepDone):
             last_step = ev
             if ev.step % every and ev.step != 1:
@@ -110,14 +190,16 @@ def _step_line(ev: StepDone, val: float | None, precision: str) -> str:
     )
 
 
-def _plain(trainer: Trainer) -> Finished:
+def _plain(trainer: Trainer, events: Iterator[Event]) -> Finished:
     out = stdout_console()
     val: float | None = None
     last_print = 0.0
     precision = trainer.precision.name
-    for ev in trainer:
+    for ev in events:
         if isinstance(ev, Started):
             out.print(_header(ev), markup=False)
+        elif isinstance(ev, PromptReplaced):
+            out.print(f"note: {ev.message}", markup=False)
         elif isinstance(ev, StepDone):
             now = time.monotonic()
             if now - last_print >= 10 or ev.step == 1:
@@ -191,13 +273,15 @@ class _Status:
         return grid
 
 
-def _live(trainer: Trainer) -> Finished:
+def _live(trainer: Trainer, events: Iterator[Event]) -> Finished:
     console = stdout_console()
     status = _Status(trainer.precision.name)
     with Live(status, console=console, refresh_per_second=4, transient=True) as live:
-        for ev in trainer:
+        for ev in events:
             if isinstance(ev, Started):
                 live.console.print(_header(ev), markup=False, style="bold")
+            elif isinstance(ev, PromptReplaced):
+                live.console.print(f"note: {ev.message}", markup=False, style="yellow")
             elif isinstance(ev, StepDone):
                 status.step = ev
             elif isinstance(ev, EvalDone):

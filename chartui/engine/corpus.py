@@ -1,9 +1,10 @@
 """Corpora: the bundled Shakespeare, tiny-shakespeare, or any text file or folder.
 
-Owns reading and checking text, the character vocabulary (Unicode code points), encoding a
-corpus into one integer array, the contiguous train/validation split, and corpus statistics.
-Uses numpy and the stdlib only (no torch, no UI): ``chartui data`` stays light, and the
-trainer wraps the arrays with ``torch.from_numpy`` without copying.
+Owns reading and checking text, the character vocabulary (Unicode code points), a corpus as
+one integer array, and corpus statistics. A single file (the named corpora included) is
+encoded once into a memory-mapped cache (chartui.engine.textcache), so corpora larger than
+memory train, score and show their statistics without being read into it; a folder of files
+is read into memory. numpy and the stdlib only (no torch, no UI).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from chartui.display import show_char
+from chartui.engine.textcache import load_encoded, looks_binary
 from chartui.errors import CorpusError
 from chartui.paths import data_dir
 
@@ -37,13 +39,9 @@ TINY_FILE = "tinyshakespeare.txt"
 # Bump when the Markdown-to-play conversion changes, so caches are rebuilt.
 CONVERTER_VERSION = 1
 
-# Text is encoded in slices this long, so a 50 MB corpus never needs a 4-byte-per-character
+# Text is encoded (and counted) in slices this long, so no corpus needs a 4-byte-per-character
 # copy of itself in memory at once.
 _CHUNK = 1 << 22
-
-# Byte signatures of common binary formats, refused before decoding.
-# (Only signatures that no text file starts with: the control-byte share catches the rest.)
-_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"%PDF", b"PK\x03\x04", b"\x1f\x8b", b"\x7fELF", b"RIFF")
 
 
 # --- vocabulary ----------------------------------------------------------------------------
@@ -130,6 +128,8 @@ class Corpus:
     """For a folder: the files read, relative to it."""
     skipped: list[str] = field(default_factory=list)
     """For a folder: files left out, with the reason."""
+    counts: np.ndarray | None = None
+    """(V,) how often each character occurs, when known without a pass over ``ids``."""
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
@@ -147,26 +147,31 @@ def load_corpus(spec: str, *, url: str | None = None) -> Corpus:
     checked against its sha256. Raises CorpusError with a one-line message on any problem.
     """
     if spec == SHAKESPEARE:
-        path = shakespeare_path()
-        return _from_text(spec, str(path), _read_text(path), [], [])
+        return _from_file(spec, shakespeare_path())
     if spec == TINYSHAKESPEARE:
-        path = tinyshakespeare_path(url=url)
-        return _from_text(spec, str(path), _read_text(path), [], [])
+        return _from_file(spec, tinyshakespeare_path(url=url))
+    if not spec.strip():
+        raise CorpusError(
+            f"the corpus is an empty string; give a text file, a folder of text files, or one of {', '.join(NAMED)}"
+        )
     path = Path(spec).expanduser()
-    if not path.exists():
-        raise CorpusError(f"no corpus at {spec}: give a text file, a folder of text files, or one of {', '.join(NAMED)}")
-    if path.is_dir():
-        return _load_folder(spec, path)
-    return _from_text(spec, str(path.resolve()), _read_text(path), [], [])
+    try:
+        if not path.exists():
+            raise CorpusError(f"no corpus at {spec}: give a text file, a folder of text files, or one of {', '.join(NAMED)}")
+        if path.is_dir():
+            return _load_folder(spec, path)
+        path = path.resolve()
+    except OSError as exc:  # a name too long for the file system, a loop of links
+        raise CorpusError(f"cannot read the corpus {spec[:80]}{'...' if len(spec) > 80 else ''}: {exc.strerror or exc}") from None
+    return _from_file(spec, path)
 
 
-def _looks_binary(raw: bytes) -> bool:
-    if raw.startswith(_MAGIC):
-        return True
-    head = raw[: 1 << 16]
-    controls = sum(head.count(bytes([b])) for b in range(32) if b not in (9, 10, 12, 13)) + head.count(b"\x7f")
-    # Plain text has almost no control bytes; a few NULs (a stray terminator) are tolerated.
-    return controls > 0.1 * len(head)
+def _from_file(name: str, path: Path) -> Corpus:
+    """One text file, through the memory-mapped cache."""
+    encoded = load_encoded(path, str(path))
+    return Corpus(
+        name=name, source=str(path), ids=encoded.ids, vocab=Vocab(encoded.chars), sha256=encoded.sha256, counts=encoded.counts
+    )
 
 
 def _read_text(path: Path) -> str:
@@ -179,11 +184,32 @@ def _read_text(path: Path) -> str:
     return decode_text(raw, str(path))
 
 
+def read_text(path: str | Path, flag: str, *, max_bytes: int | None = None) -> str:
+    """The UTF-8 text of the file a ``flag`` (``--prompt-file``, ``--text``...) names, checked
+    like a corpus; a CorpusError that says what to give instead otherwise."""
+    if not str(path):
+        raise CorpusError(f"{flag} is empty; give the path of a text file")
+    p = Path(path)
+    try:
+        if p.is_dir():
+            raise CorpusError(f"{flag} {path} is a folder; give a text file")
+        if max_bytes is not None and p.stat().st_size > max_bytes:
+            raise CorpusError(f"{flag} {path} is over {max_bytes:,} bytes; give a shorter text")
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise CorpusError(f"cannot read {flag} {path}: {exc.strerror or exc}; give a readable UTF-8 text file") from None
+    return decode_text(raw, str(path))
+
+
 def decode_text(raw: bytes, label: str) -> str:
     """Check and decode UTF-8 bytes into text (BOM dropped, CRLF folded to LF)."""
-    if not raw.strip():
+    if not raw:
         raise CorpusError(f"{label} is empty; give a text file with some characters in it")
-    if _looks_binary(raw):
+    if not raw.strip():
+        raise CorpusError(
+            f"{label} holds only whitespace ({len(raw):,} bytes of spaces and newlines); give a text with words in it"
+        )
+    if looks_binary(raw):
         raise CorpusError(f"{label} looks like a binary file, not text; give a UTF-8 text file")
     try:
         text = raw.decode("utf-8")
@@ -367,9 +393,17 @@ def _sha256(data: bytes) -> str:
 # --- statistics (chartui data) --------------------------------------------------------------
 
 
+def _count(ids: np.ndarray, size: int) -> np.ndarray:
+    """How often each id occurs, in slices (a memory map is never read whole)."""
+    counts = np.zeros(size, dtype=np.int64)
+    for start in range(0, len(ids), _CHUNK):
+        counts += np.bincount(np.asarray(ids[start : start + _CHUNK]), minlength=size)
+    return counts
+
+
 def corpus_stats(corpus: Corpus, *, top: int = 30, sample_chars: int = 500) -> dict:
     """Size, vocabulary, the top characters by frequency and the whitespace share, JSON-ready."""
-    counts = np.bincount(corpus.ids, minlength=corpus.vocab.size)
+    counts = corpus.counts if corpus.counts is not None else _count(corpus.ids, corpus.vocab.size)
     order = np.argsort(-counts, kind="stable")[:top]
     n = max(len(corpus), 1)
     space_ids = [i for i, ch in enumerate(corpus.vocab.chars) if ch.isspace()]

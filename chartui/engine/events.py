@@ -37,6 +37,8 @@ class Started(Event):
     steps_per_epoch: int
     info: RunInfo
     """The run's description (model, settings, corpus, vocabulary), as run.json holds it."""
+    processes: int = 1
+    """How many processes train it together (torchrun, DDP)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -46,6 +48,7 @@ class Started(Event):
             "resumed": self.resumed,
             "device": self.device,
             "precision": self.precision,
+            "processes": self.processes,
             "steps_per_epoch": self.steps_per_epoch,
             "info": self.info.to_dict(),
         }
@@ -69,6 +72,8 @@ class StepDone(Event):
     progress: float
     """Share of the budget used, 0..1."""
     eta: float | None
+    device_memory: int | None = None
+    """Bytes the GPU holds for this process (allocated by torch's caching allocator); None on a CPU."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,24 @@ class SampleReady(Event):
     prompt: str
     text: str
     temperature: float
+
+
+@dataclass(frozen=True)
+class PromptReplaced(Event):
+    """The samples' prompt has characters this corpus lacks: samples start from another one."""
+
+    kind: ClassVar[str] = "prompt_replaced"
+    prompt: str
+    replacement: str
+    missing: str
+    """The characters the corpus lacks, described."""
+
+    @property
+    def message(self) -> str:
+        return (
+            f"the sample prompt {self.prompt!r} has characters this corpus lacks ({self.missing}); "
+            f"samples start from {self.replacement!r} instead"
+        )
 
 
 @dataclass(frozen=True)

@@ -33,18 +33,30 @@ import torch
 import torch.nn.functional as F
 
 from chartui.config import ModelConfig, TrainConfig, apply_overrides, to_dict
-from chartui.engine import runs
+from chartui.engine import distributed, finetune, runs
 from chartui.engine.atomic import remove_stale_temporaries
 from chartui.engine.batches import make_batches
 from chartui.engine.checkpoint import load_tensors, read_meta, save_checkpoint
 from chartui.engine.corpus import NAMED, Corpus, Vocab, load_corpus
-from chartui.engine.device import choose_precision, describe, pick_device, set_threads
+from chartui.engine.device import describe, pick_device, set_threads
 from chartui.engine.evaluate import evaluate_ids
-from chartui.engine.events import CheckpointSaved, EvalDone, Event, Finished, Paused, Resumed, SampleReady, Started, StepDone
+from chartui.engine.events import (
+    CheckpointSaved,
+    EvalDone,
+    Event,
+    Finished,
+    Paused,
+    PromptReplaced,
+    Resumed,
+    SampleReady,
+    Started,
+    StepDone,
+)
 from chartui.engine.metrics import MetricsWriter, trim_metrics
 from chartui.engine.models import CharModel, State, detach_state, state_from_tensors, state_tensors
+from chartui.engine.precision import choose_precision, measure_bf16, shape_key
 from chartui.engine.runs import Run, RunInfo
-from chartui.engine.sample import generate
+from chartui.engine.sample import generate, readable_prompt
 from chartui.errors import ConfigError, NothingToTrain, RunError, SaveError, first_line
 
 
@@ -111,11 +123,23 @@ class Trainer:
         cfg = train_config
 
         self.device = pick_device(cfg.device)
+        self.dist = distributed.from_environment(self.device.type)  # torchrun's job, or one process alone
+        if self.dist.active and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank if cfg.device in ("auto", "cuda") else self.device.index)
         self.threads = set_threads(cfg.threads) if self.device.type == "cpu" else torch.get_num_threads()
         self.vocab, self.corpus = vocab, corpus
         train_ids, self.val_ids = runs.split_ids(corpus, vocab, cfg.val_fraction)
-        self.train_data = torch.from_numpy(np.ascontiguousarray(train_ids)).to(self.device)
-        self.batches = make_batches(cfg.batching, self.train_data, seq_len=cfg.seq_len, batch=cfg.batch_size, seed=cfg.seed)
+        self.train_chars = len(train_ids)
+        self.batches = make_batches(
+            cfg.batching,
+            train_ids,
+            seq_len=cfg.seq_len,
+            batch=cfg.batch_size,
+            seed=cfg.seed,
+            device=self.device,
+            rank=self.dist.rank,
+            world=self.dist.world,
+        )
         if cfg.val_fraction > 0 and len(self.val_ids) < 2:
             raise ConfigError(
                 f"the validation split of {cfg.corpus} is under 2 characters; use a longer corpus or --val-fraction 0"
@@ -124,19 +148,30 @@ class Trainer:
         self.params = model_config.param_breakdown(vocab.size)
         self.model = self._build_model()
         self.optimizer = self._make_optimizer(self.model)
-        m = model_config
-        shape = (
-            f"{m.arch} {m.layers}x{m.hidden} embed {m.embed} vocab {vocab.size} batch {cfg.batch_size} "
-            f"seq {cfg.seq_len} weight drop {m.weight_drop > 0}"
-        )
-        self.precision = choose_precision(cfg.precision, self.device, shape=shape, measure=self._measure_bf16)
+        # Under DDP the gradients are averaged across ranks in backward; each rank draws its own
+        # dropout masks (one process keeps the random stream it always had).
+        self.net: torch.nn.Module = self.model
+        if self.dist.active:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+            torch.manual_seed(cfg.seed + self.dist.rank)
+        shape = shape_key(model_config, cfg)
+        chosen = None
+        if self.dist.main:  # one measurement, one answer for every rank
+            chosen = choose_precision(
+                cfg.precision, self.device, shape=shape, measure=lambda: measure_bf16(model_config, cfg, self.device, vocab.size)
+            )
+        self.precision = self.dist.share(chosen)
         self.autocast = self.precision.dtype
+        # Training samples need a prompt the model can read: a preset's "ROMEO:" means nothing
+        # to a model of Greek text. Fall back (and say so once, in the events) rather than fail.
+        self.sample_prompt, self._prompt_missing = readable_prompt(cfg.sample_prompt, vocab)
         self.info = RunInfo(
             model=model_config,
             train=train_config,
             vocab=vocab,
             preset=preset,
-            corpus=runs.corpus_info(corpus, len(train_ids), len(self.val_ids)),
+            corpus=runs.corpus_info(corpus, self.train_chars, len(self.val_ids)),
             created=created or datetime.now().isoformat(timespec="seconds"),
             precision=self.precision.name,
         )
@@ -153,6 +188,9 @@ class Trainer:
         self._session_chars, self._session_time = 0, 0.0
         self._window: deque[tuple[float, int]] = deque()  # (time, chars) for the recent throughput
         self._metric_losses: list[float] = []
+        self.sinks: list[Any] = []
+        """More readers of the metrics records as they are written (``write(record)``), such as
+        chartui.engine.tracking.TensorBoardWriter; rank 0 only."""
         # A loss three times that of guessing uniformly (or NaN/inf) means training diverged.
         self.diverge_at = 3 * math.log(vocab.size)
 
@@ -166,35 +204,6 @@ class Trainer:
             betas=(cfg.beta1, cfg.beta2),
             **({"fused": True} if self.device.type == "cuda" else {"foreach": True}),
         )
-
-    def _measure_bf16(self) -> float:
-        """bf16's speed as a multiple of fp32's for this model's own training step, measured on a
-        scratch copy: the run's weights, optimiser and random state are left as they were."""
-        devices = [self.device] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            model = copy.deepcopy(self.model)
-            optimizer = self._make_optimizer(model)
-            x, y = self.batches.get(0, 0)  # (B, T) each
-
-            def seconds(dtype: torch.dtype | None, steps: int) -> float:
-                start = time.perf_counter()
-                for _ in range(steps):
-                    with torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
-                        logits, _ = model(x)  # (B, T, V)
-                        loss = F.cross_entropy(logits.float().view(-1, logits.shape[-1]), y.view(-1))
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
-                float(loss.detach())  # wait for the device
-                return time.perf_counter() - start
-
-            try:
-                seconds(None, 1), seconds(torch.bfloat16, 1)  # warm-up: allocations, kernel choices
-                fp32 = min(seconds(None, 2), seconds(None, 2))
-                bf16 = min(seconds(torch.bfloat16, 2), seconds(torch.bfloat16, 2))
-            except RuntimeError:
-                return 0.0  # bf16 autocast is not available here
-        return fp32 / bf16
 
     def _build_model(self) -> CharModel:
         total = self.params["total"]
@@ -225,16 +234,24 @@ class Trainer:
         run: str | Path | None = None,
         preset: str = "",
         corpus: Corpus | None = None,
+        init_from: finetune.Source | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> Trainer:
-        """A fresh run in ``run`` (default: a new folder under ``checkpoints/``)."""
+        """A fresh run in ``run`` (default: a new folder under ``checkpoints/``); with
+        ``init_from`` (chartui.engine.finetune.open_source), a fine-tune that starts from
+        another run's weights, in its vocabulary, with a fresh optimizer and schedule."""
         corpus = corpus or load_corpus(train_config.corpus)
         if train_config.corpus not in NAMED:
             # Record where the text is, not how it was typed: resume and eval then work anywhere.
             train_config = dataclasses.replace(train_config, corpus=corpus.source)
-        trainer = cls(model_config, train_config, corpus=corpus, vocab=corpus.vocab, preset=preset, clock=clock)
+        vocab = init_from.vocab if init_from else corpus.vocab
+        trainer = cls(model_config, train_config, corpus=corpus, vocab=vocab, preset=preset, clock=clock)
+        if init_from is not None:
+            finetune.transplant(trainer.model, init_from)
+            trainer.info = dataclasses.replace(trainer.info, init_from=init_from.record())
         slug = "".join(ch if ch.isalnum() else "-" for ch in Path(corpus.name).stem)[:24].strip("-") or "corpus"
-        trainer._attach(Run.create(run, name=f"{model_config.arch}-{slug}"))
+        path = trainer.dist.on_main(lambda: Run.create(run, name=f"{model_config.arch}-{slug}").path)  # rank 0 makes it
+        trainer._attach(Run(path))
         return trainer
 
     @classmethod
@@ -265,8 +282,10 @@ class Trainer:
             return plan
 
         checked_plan()  # refuse before touching the folder, even its lock
+        device = pick_device((overrides or {}).get("device") or run.info.train.device)
+        job = distributed.from_environment(device.type)
         with ExitStack() as hold:
-            hold.enter_context(run.lock())
+            job.on_main(lambda: hold.enter_context(run.lock()) and None)  # rank 0 holds the run's lock
             plan = checked_plan()  # again, now that no other process can change the run
             info = run.info
             corpus = run.corpus()
@@ -278,8 +297,12 @@ class Trainer:
         return trainer
 
     def _attach(self, run: Run, held: ExitStack | None = None) -> None:
-        """Take the run folder: its lock (unless ``held`` already), its description, its metrics."""
+        """Take the run folder: its lock (unless ``held`` already), its description, its metrics.
+        Under DDP only rank 0 does: the others write nothing."""
         self.run = run
+        self.metrics: MetricsWriter | None = None
+        if not self.dist.main:
+            return
         with ExitStack() as hold:
             hold.enter_context(held if held is not None else run.lock())
             remove_stale_temporaries(run.path)
@@ -336,8 +359,11 @@ class Trainer:
         try:
             yield from self._loop()
         finally:
-            self.metrics.close()
+            if self.metrics is not None:
+                self.metrics.close()
             self.close()
+            if self.dist.active:
+                distributed.leave()
 
     def _loop(self) -> Iterator[Event]:
         cfg = self.config
@@ -351,8 +377,13 @@ class Trainer:
                 precision=str(self.precision),
                 steps_per_epoch=self.steps_per_epoch,
                 info=self.info,
+                processes=self.dist.world,
             )
         )
+        if self._prompt_missing:
+            yield self._log(
+                PromptReplaced(prompt=cfg.sample_prompt, replacement=self.sample_prompt, missing=self._prompt_missing)
+            )
         evaluate = Cadence(cfg.eval_interval, cfg.eval_seconds, step=self.step, elapsed=self.elapsed)
         sample = Cadence(cfg.sample_interval, cfg.sample_seconds, step=self.step, elapsed=self.elapsed)
         # checkpoint_seconds 0: save after every report of steps (as often as it can).
@@ -362,44 +393,53 @@ class Trainer:
         try:
             if not self.resumed:  # from here on the folder always holds a resumable checkpoint
                 yield from self._save("last", "training")
+            # Under DDP every decision below is agreed by all ranks (Dist.agree), so they stop,
+            # report, evaluate and save at the same steps; one process agrees with itself.
             while True:
-                if pending and (self.paused or self._stop.is_set()):
-                    yield from self._flush(pending)  # every finished step is reported before holding or stopping
+                if pending and self.paused:
+                    yield from self._flush(pending)  # every finished step is reported before holding
                 yield from self._hold_while_paused()
-                if self._stop.is_set():
-                    reason = "stopped"
-                    break
-                if self._budget_used() >= 1.0:
+                stop, done = self.dist.agree(self._stop.is_set(), self._budget_used() >= 1.0)
+                if stop or done:
+                    yield from self._flush(pending)
+                    reason = "stopped" if stop else "budget"
                     break
                 pending.append(self._train_step())
                 self._tick()
                 epoch_ended = self.batch_index == 0
-                must_report = epoch_ended or self._budget_used() >= 1.0 or self._stop.is_set() or self.paused
-                if len(pending) < cfg.log_every and not must_report:
+                (report,) = self.dist.agree(epoch_ended or self._budget_used() >= 1.0 or self._stop.is_set() or self.paused)
+                if len(pending) < cfg.log_every and not report:
                     continue
                 yield from self._flush(pending)
-                if self.val_ids.size and evaluate.due(self.step, self.elapsed):
+                do_eval, do_save, do_sample = self.dist.agree(
+                    bool(self.val_ids.size) and evaluate.due(self.step, self.elapsed),
+                    save.due(self.step, self.elapsed),
+                    sample.due(self.step, self.elapsed) or (epoch_ended and self.epoch in cfg.sample_epochs),
+                )
+                if do_eval:
                     began = self.elapsed
-                    yield from self._evaluate()
+                    if self.dist.main:
+                        yield from self._evaluate()
+                    self.dist.wait()
                     self._tick()
                     evaluate.space(self.elapsed, self.elapsed - began, cfg.eval_share)
                     yield from self._save("last", "training")
                     evaluate.done(self.step, self.elapsed)
                     save.done(self.step, self.elapsed)
-                elif save.due(self.step, self.elapsed):
+                elif do_save:
                     yield from self._save("last", "training")
                     save.done(self.step, self.elapsed)
-                if sample.due(self.step, self.elapsed) or (epoch_ended and self.epoch in cfg.sample_epochs):
-                    yield self._sample()
+                if do_sample:
+                    if self.dist.main:
+                        yield self._sample()
                     sample.done(self.step, self.elapsed)
-            yield from self._flush(pending)
             self._tick()
             self._flush_step_record()
-            if reason == "budget" and self.val_ids.size and self.last_eval_step != self.step:
+            if reason == "budget" and self.val_ids.size and self.last_eval_step != self.step and self.dist.main:
                 yield from self._evaluate()
             if reason in ("budget", "stopped"):
                 yield from self._save("last", "finished" if reason == "budget" else "stopped")
-            if reason == "budget":
+            if reason == "budget" and self.dist.main:
                 yield self._sample()
         except _Diverged as exc:
             reason, message = "diverged", str(exc)
@@ -443,8 +483,8 @@ class Trainer:
             ) from None
         self.step += 1
         self.batch_index += 1
-        self.chars_seen += x.numel()
-        self._session_chars += x.numel()
+        self.chars_seen += x.numel() * self.dist.world  # every rank read as many
+        self._session_chars += x.numel() * self.dist.world
         if self.batch_index >= self.steps_per_epoch:
             self.epoch += 1
             self.batch_index = 0
@@ -456,7 +496,7 @@ class Trainer:
     def _forward_backward(self, x: torch.Tensor, y: torch.Tensor, lr: float) -> torch.Tensor:
         self.model.train()
         with torch.autocast(self.device.type, dtype=self.autocast, enabled=self.autocast is not None):
-            logits, state = self.model(x, self.state if self.batches.carries_state else None)  # (B, T, V)
+            logits, state = self.net(x, self.state if self.batches.carries_state else None)  # (B, T, V)
             loss = F.cross_entropy(logits.float().view(-1, logits.shape[-1]), y.view(-1))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -485,7 +525,7 @@ class Trainer:
         """The pending losses, fetched in one host sync, as StepDone events (metrics recorded);
         and, if one of them diverged, the message saying so (the events stop before it)."""
         t0 = self.clock()
-        losses = torch.stack([p.loss for p in pending]).float().tolist()
+        losses = self.dist.mean(torch.stack([p.loss for p in pending]).float()).tolist()  # the global batch's mean
         sync = self.clock() - t0
         self.train_time += sync
         self._session_time += sync
@@ -494,6 +534,7 @@ class Trainer:
         while len(self._window) > 2 and now - self._window[0][0] > 3.0:
             self._window.popleft()
         rate = self._rate()
+        memory = torch.cuda.memory_reserved(self.device) if self.device.type == "cuda" else None
         events: list[StepDone] = []
         self._tick()
         for p, value in zip(pending, losses):
@@ -516,6 +557,7 @@ class Trainer:
                     chars_per_s=rate,
                     progress=min(progress, 1.0),
                     eta=_eta(self.elapsed, progress),
+                    device_memory=memory,
                 )
             )
             self._metric_losses.append(value)
@@ -528,7 +570,7 @@ class Trainer:
         if not self._metric_losses:
             return
         step, epoch, lr = (p.step, p.epoch, p.lr) if p else (self.step, self._epoch_float(), self._lr())
-        self.metrics.write(
+        self._record(
             {
                 "event": "step",
                 "step": step,
@@ -619,20 +661,20 @@ class Trainer:
             text = generate(
                 self.model,
                 self.vocab,
-                prompt=cfg.sample_prompt,
+                prompt=self.sample_prompt,
                 length=cfg.sample_length,
                 temperature=cfg.sample_temperature,
                 seed=cfg.seed + self.step,
             )[0]
         event = SampleReady(
-            step=self.step, epoch=self._epoch_float(), prompt=cfg.sample_prompt, text=text, temperature=cfg.sample_temperature
+            step=self.step, epoch=self._epoch_float(), prompt=self.sample_prompt, text=text, temperature=cfg.sample_temperature
         )
         try:
             self._log(event)
             with open(self.run_dir / runs.SAMPLES, "a", encoding="utf-8") as fh:
                 fh.write(
                     f"--- step {self.step}, epoch {self._epoch_float():.2f}, temperature {cfg.sample_temperature} ---\n"
-                    f"{cfg.sample_prompt}{text}\n\n"
+                    f"{self.sample_prompt}{text}\n\n"
                 )
         except (OSError, SaveError):
             pass  # a sample that cannot be written is not worth stopping for
@@ -655,27 +697,38 @@ class Trainer:
             "position": {"epoch": self.epoch, "batch": self.batch_index},
             "device": str(self.device),
             "precision": self.precision.name,
+            "world": self.dist.world,
             "torch": torch.__version__,
         }
 
     def _save(self, which: str, status: str) -> Iterator[Event]:
+        """Write a checkpoint: ``last`` (resumable: every rank's carried state and random state
+        gathered) or ``best`` (weights). Under DDP every rank calls it for ``last``; rank 0 writes."""
         with self._mutex:
             if not all(torch.isfinite(p).all() for p in self.model.parameters()):
                 raise SaveError(f"the weights hold NaN or inf at step {self.step}; not saving them over the last good checkpoint")
+            mine = {f"state.{k}": v.cpu() for k, v in state_tensors(self.model.cell, self.state).items()}
+            mine["rng.cpu"] = torch.get_rng_state()
+            if self.device.type == "cuda":
+                mine["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+            ranks = self.dist.gather(mine) if which == "last" else [mine]
+            if not self.dist.main:
+                return
             tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
             if which == "last":
                 for idx, st in self.optimizer.state_dict()["state"].items():
                     for key, value in st.items():
                         tensors[f"optim.{idx}.{key}"] = torch.as_tensor(value)
-                for key, value in state_tensors(self.model.cell, self.state).items():
-                    tensors[f"state.{key}"] = value
-                tensors["rng.cpu"] = torch.get_rng_state()
-                if self.device.type == "cuda":
-                    tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+                for name in (k for k in mine if k.startswith("state.")):  # the global batch's rows, in rank order
+                    tensors[name] = torch.cat([r[name] for r in ranks], dim=1)  # (layers, B, H)
+                for rank, taken in enumerate(ranks):
+                    for name in (k for k in taken if k.startswith("rng.")):
+                        tensors[name if not self.dist.active else f"{name}.{rank}"] = taken[name]
             state = self._progress(which, status)
         path = self.run_dir / (runs.LAST if which == "last" else runs.BEST)
         save_checkpoint(path, tensors, run=self.info.to_dict(), state=state)
-        self.metrics.sync()
+        if self.metrics is not None:
+            self.metrics.sync()
         yield self._log(CheckpointSaved(step=self.step, path=str(path), which=which))
 
     def _restore(self, path: Path) -> None:
@@ -683,6 +736,13 @@ class Trainer:
         state = read_meta(path).state
         if state.get("kind") != "last" or not isinstance(state.get("position"), dict):
             raise RunError(f"{path} holds no training state; start a new run instead")
+        saved_world = state.get("world", 1)
+        if saved_world != self.dist.world:  # each process's streams and random state belong to its rank
+            how = f"torchrun --nproc_per_node {saved_world} -m chartui train --resume ..." if saved_world != 1 else "one process"
+            raise RunError(
+                f"{path.parent} was trained by {saved_world} process(es) and this job has {self.dist.world}; "
+                f"resume it with the same number ({how}), or start a new run"
+            )
         tensors = load_tensors(path)
         try:
             self.model.load_state_dict(
@@ -699,15 +759,19 @@ class Trainer:
                     if i >= len(params) or key not in entry or tuple(entry[key].shape) != tuple(params[i].shape):
                         raise ValueError(f"optimizer state optim.{i}.{key} does not match its parameter")
             self.optimizer.load_state_dict({"state": optim, "param_groups": self.optimizer.state_dict()["param_groups"]})
-            carried = {k[len("state.") :]: v.to(self.device) for k, v in tensors.items() if k.startswith("state.")}
-            want = (self.model_config.layers, self.config.batch_size, self.model_config.hidden)
+            # this rank's rows of the global batch's carried state
+            carried = {
+                k[len("state.") :]: v[:, self.batches.rows].to(self.device) for k, v in tensors.items() if k.startswith("state.")
+            }
+            want = (self.model_config.layers, self.config.batch_size // self.dist.world, self.model_config.hidden)
             if carried and (set(carried) != set(self.model.cell.state) or any(tuple(v.shape) != want for v in carried.values())):
                 raise ValueError("the carried hidden state does not match the model and batch size")
             self.state = state_from_tensors(self.model.cell, carried)
-            if "rng.cpu" in tensors:
-                torch.set_rng_state(tensors["rng.cpu"])
-            if "rng.cuda" in tensors and self.device.type == "cuda":
-                torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
+            mark = f".{self.dist.rank}" if self.dist.active else ""
+            if f"rng.cpu{mark}" in tensors:
+                torch.set_rng_state(tensors[f"rng.cpu{mark}"])
+            if f"rng.cuda{mark}" in tensors and self.device.type == "cuda":
+                torch.cuda.set_rng_state(tensors[f"rng.cuda{mark}"], self.device)
             self.epoch, self.batch_index = int(state["position"]["epoch"]), int(state["position"]["batch"])
             self.step, self.chars_seen = int(state["step"]), int(state["chars_seen"])
             self.elapsed, self.train_time = float(state["elapsed"]), float(state["train_time"])
@@ -726,8 +790,15 @@ class Trainer:
             record = {k: record[k] for k in ("event", "run", "step", "resumed", "device", "precision", "steps_per_epoch")}
             record["params"] = event.info.params
         record["time"] = time.time()
-        self.metrics.write(record)
+        self._record(record)
         return event
+
+    def _record(self, record: dict[str, Any]) -> None:
+        """One record to metrics.jsonl and the other sinks (rank 0, or the only process)."""
+        if self.metrics is not None:
+            self.metrics.write(record)
+            for sink in self.sinks:
+                sink.write(record)
 
 
 class _OutOfMemory(Exception):

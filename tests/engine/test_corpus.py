@@ -48,7 +48,7 @@ def test_large_vocab_uses_wide_ids(tmp_path):
     "content, message",
     [
         (b"", "is empty"),
-        (b"   \n\n", "is empty"),
+        (b"   \n\n", "only whitespace"),
         (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 20, "binary"),
         (bytes(range(0, 32)) * 200, "binary"),
         ("café au lait, naïve".encode("latin-1"), "not UTF-8 text"),
