@@ -70,6 +70,28 @@ def params_line(params: dict[str, int]) -> str:
     return f"{total} ({parts})"
 
 
+_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\"}
+
+
+def unescape(typed: str) -> str:
+    """A prompt or passage as typed on a command line or in the app: ``\\n`` is a newline,
+    ``\\t`` a tab, ``\\\\`` one backslash; any other backslash stays as it is."""
+    out, i = [], 0
+    while i < len(typed):
+        if typed[i] == "\\" and i + 1 < len(typed) and typed[i + 1] in _ESCAPES:
+            out.append(_ESCAPES[typed[i + 1]])
+            i += 2
+        else:
+            out.append(typed[i])
+            i += 1
+    return "".join(out)
+
+
+def escape(text: str) -> str:
+    """The inverse of ``unescape``: how to type ``text`` on one line."""
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")
+
+
 def fmt_int(n: int | None) -> str:
     return "-" if n is None else f"{n:,}"
 
@@ -82,6 +104,14 @@ def fmt_rate(x: float | None) -> str:
     if x is None or x <= 0:
         return "-"
     return f"{x / 1000:,.1f}k" if x >= 1000 else f"{x:,.0f}"
+
+
+def fmt_bytes(n: int) -> str:
+    """``1.2 MB``: decimal units, one decimal place from kB up."""
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:,.1f} {unit}"
+    return f"{n} B"
 
 
 def fmt_duration(seconds: float | None) -> str:

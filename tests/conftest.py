@@ -272,7 +272,7 @@ def app_in_tmux(tmux, small_corpus, tmp_path) -> Callable[..., tuple[Tmux, Path]
         session.wait_for(r"Press s to train")
         if train:
             session.keys("s")
-            session.wait_for(r"step [\d,]+\s+loss")
+            session.wait_for(r"step\s[\d,]+\s+loss")
         return session, home
 
     return start

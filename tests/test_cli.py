@@ -241,7 +241,7 @@ def bad_files(tmp_path_factory):
         (["train", "--corpus", "{d}/short.txt", "--max-steps", "1"], "shorter than one batch"),
         (["train", "--preset", "nope"], "unknown preset 'nope'"),
         (["train", "--arch", "transformer"], "invalid choice"),
-        (["train", "--device", "tpu"], "invalid choice"),
+        (["train", "--device", "tpu"], "unknown device 'tpu'"),
         (["train", "--hidden", "0", "--max-steps", "1"], "--hidden must be"),
         (["train", "--layers", "-2", "--max-steps", "1"], "--layers must be"),
         (["train", "--batch-size", "0", "--max-steps", "1"], "--batch-size must be"),

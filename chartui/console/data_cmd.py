@@ -10,10 +10,13 @@ from rich.text import Text
 from chartui.console.render import BAR_STYLE, WHITESPACE_STYLE, is_tty, print_json, stdout_console
 from chartui.display import bar, charset_line, printable
 from chartui.engine.corpus import corpus_stats, load_corpus
+from chartui.errors import ConfigError
 from chartui.paths import shown
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.top < 1:
+        raise ConfigError(f"--top must be a whole number of at least 1 (got {args.top})")
     corpus = load_corpus(args.corpus)
     stats = corpus_stats(corpus, top=args.top)
     if args.json:

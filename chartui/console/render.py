@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from typing import Any
 
@@ -33,6 +34,15 @@ def stderr_console() -> Console:
 
 def is_tty() -> bool:
     return sys.stdout.isatty()
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null once its reader has gone (a closed pipe, a full disk), so
+    Python's flush at exit cannot fail a second time."""
+    try:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives until exit
+    except OSError:
+        pass
 
 
 def print_json(obj: Any) -> None:

@@ -19,8 +19,9 @@ class Stoppable(Protocol):
 
 
 @contextlib.contextmanager
-def stop_on_signals(work: Stoppable) -> Iterator[dict]:
-    """While inside, the signals stop ``work``; yields a dict whose ``last`` is the last signal."""
+def stop_on_signals(work: Stoppable, *, quiet: bool = False) -> Iterator[dict]:
+    """While inside, the signals stop ``work``; yields a dict whose ``last`` is the last signal.
+    ``quiet``: say nothing (a DDP rank other than 0)."""
     seen: dict = {}
 
     def handler(signum, frame):
@@ -28,7 +29,7 @@ def stop_on_signals(work: Stoppable) -> Iterator[dict]:
             raise KeyboardInterrupt  # a second Ctrl-C: leave now
         seen["last"] = signum
         work.stop()
-        if not seen.get("told"):
+        if not seen.get("told") and not quiet:
             seen["told"] = True
             stderr_console().print("stopping: saving a resumable checkpoint (Ctrl-C again to quit at once)", style="yellow")
 
