@@ -4,19 +4,22 @@ ranking of the units worth looking at."""
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from pathlib import Path
 
 import numpy as np
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from chartui.console.render import coloured_text, print_json, stdout_console
-from chartui.display import SHADES, glyph, printable, ramp_colour, shade
-from chartui.engine.corpus import decode_text
+from chartui.console.render import coloured_text, print_json, stderr_console, stdout_console
+from chartui.display import SHADES, glyph, printable, ramp_colour, shade, unescape
+from chartui.engine.atomic import atomic_write, reason
+from chartui.engine.corpus import read_text
 from chartui.engine.gates import GateTrace, rank_units, trace
-from chartui.engine.runs import open_model
-from chartui.errors import ConfigError, CorpusError
+from chartui.engine.runs import open_replay
+from chartui.errors import ConfigError, SaveError
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, name) < 1:
             raise ConfigError(f"--{name} must be a whole number of at least 1 (got {getattr(args, name)})")
     text = _passage(args)
-    loaded = open_model(args.run, args.checkpoint)
+    loaded = open_replay(args.run, args.checkpoint)
     tr = trace(loaded.model, loaded.vocab, text)
     gate = args.gate or tr.default_gate
     values = tr.values(args.layer, gate)  # checks layer and gate
@@ -33,23 +36,23 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= unit < tr.hidden:
         raise ConfigError(f"--unit must be between 0 and {tr.hidden - 1} for this model (got {unit})")
     if args.json:
-        print_json(
-            {
-                **tr.to_dict(args.layer),
-                "run": str(loaded.path.parent),
-                "gate": gate,
-                "unit": unit,
-                "range": list(tr.value_range(args.layer, gate, unit)),
-                "ranking": [r.to_dict() for r in ranking],
-                "next": [[[c, round(p, 5)] for c, p in tr.top_next(t)] for t in range(len(text))],
-            }
-        )
+        print_json({**tr.export(args.layer, gate, unit, ranking), "run": str(loaded.path.parent)})
         return 0
     lo, hi = tr.value_range(args.layer, gate, unit)
     diverging = lo < 0
     n_units = min(args.units, tr.hidden)
-    if sys.stdout.isatty():
-        _render_rich(tr, args.layer, gate, unit, values, ranking, lo, hi, diverging, n_units)
+    if args.svg:
+        # The coloured view, recorded at a fixed width and written as an SVG (any browser shows it).
+        recorder = Console(record=True, width=120, file=io.StringIO(), force_terminal=True, color_system="truecolor")
+        _render_rich(recorder, tr, args.layer, gate, unit, values, ranking, lo, hi, diverging, n_units)
+        svg = recorder.export_svg(title=f"chartui gates: {Path(loaded.path).parent.name}, {gate} unit {unit}")
+        try:
+            atomic_write(Path(args.svg), svg.encode())
+        except OSError as exc:
+            raise SaveError(f"cannot write {args.svg}: {reason(exc)}") from None
+        stderr_console().print(f"wrote {args.svg}")
+    elif sys.stdout.isatty():
+        _render_rich(stdout_console(), tr, args.layer, gate, unit, values, ranking, lo, hi, diverging, n_units)
     else:
         _render_plain(tr, args.layer, gate, unit, values, ranking, lo, hi, n_units)
     return 0
@@ -59,14 +62,10 @@ def _passage(args: argparse.Namespace) -> str:
     if args.text and args.text_file:
         raise ConfigError("give the passage with --text or --text-file, not both")
     if args.text_file:
-        try:
-            raw = Path(args.text_file).read_bytes()
-        except OSError as exc:
-            raise CorpusError(f"cannot read {args.text_file}: {exc.strerror or exc}") from None
-        return decode_text(raw, args.text_file)
+        return read_text(args.text_file, "--text-file")
     if not args.text:
         raise ConfigError('give the passage to trace with --text "..." or --text-file FILE')
-    return args.text.replace("\\n", "\n")
+    return unescape(args.text)
 
 
 def _why(r) -> str:
@@ -75,8 +74,9 @@ def _why(r) -> str:
     return f"{'follows' if r.correlation > 0 else 'opposes'} {r.feature} (r={r.correlation:+.2f})"
 
 
-def _render_rich(tr: GateTrace, layer: int, gate: str, unit: int, values, ranking, lo, hi, diverging, n_units) -> None:
-    console = stdout_console()
+def _render_rich(
+    console: Console, tr: GateTrace, layer: int, gate: str, unit: int, values, ranking, lo, hi, diverging, n_units
+) -> None:
     why = next((_why(r) for r in ranking if r.unit == unit), "chosen with --unit")
     console.print(Text.assemble((f"{tr.arch} layer {layer}, {gate}, unit {unit}", "bold"), f": {why}"))
     console.print(coloured_text(tr.text, values[:, unit], lo, hi, diverging=diverging))

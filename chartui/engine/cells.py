@@ -78,6 +78,10 @@ class CellSpec:
     description: str = ""
     recurrent_weights: Callable[[int], tuple[str, ...]] = lambda layers: tuple(f"weight_hh_l{k}" for k in range(layers))
     """(layers) -> the names of the module's hidden-to-hidden matrices, where weight drop applies."""
+    weight_shapes: Callable[[int, int, int], dict[str, tuple[int, ...]]] | None = None
+    """(input size, hidden, layers) -> every tensor of ``module`` and its shape. With it, a
+    checkpoint is checked and replayed without importing torch (``chartui sample``, ``gates``);
+    a cell without it is loaded through torch."""
 
     def __post_init__(self) -> None:
         if "hidden" not in self.gates or self.default_gate not in self.gates or not self.state or self.state[0] != "h":
@@ -112,6 +116,21 @@ def get(name: str) -> CellSpec:
 def names() -> tuple[str, ...]:
     """Registered cell names, in registration order (rnn, lstm, gru first)."""
     return tuple(_REGISTRY)
+
+
+def torch_weight_shapes(gates: int) -> Callable[[int, int, int], dict[str, tuple[int, ...]]]:
+    """The tensors of torch's fused cells with G gate blocks: per layer k, ``weight_ih_lk``
+    (G*H, In), ``weight_hh_lk`` (G*H, H) and two biases (G*H,); layers above 0 read H inputs."""
+
+    def shapes(inputs: int, hidden: int, layers: int) -> dict[str, tuple[int, ...]]:
+        out: dict[str, tuple[int, ...]] = {}
+        for k in range(layers):
+            rows, cols = gates * hidden, inputs if k == 0 else hidden
+            out |= {f"weight_ih_l{k}": (rows, cols), f"weight_hh_l{k}": (rows, hidden)}
+            out |= {f"bias_ih_l{k}": (rows,), f"bias_hh_l{k}": (rows,)}
+        return out
+
+    return shapes
 
 
 def torch_layer_params(gates: int) -> Callable[[int, int], int]:
@@ -270,6 +289,7 @@ RNN = register(
         default_gate="hidden",
         module=_fused("rnn"),
         layer_params=torch_layer_params(1),
+        weight_shapes=torch_weight_shapes(1),
         numpy_layer=_RNNLayer,
         description="Elman RNN: h = tanh(W x + U h + b)",
     )
@@ -291,6 +311,7 @@ LSTM = register(
         default_gate="cell",
         module=_fused("lstm"),
         layer_params=torch_layer_params(4),
+        weight_shapes=torch_weight_shapes(4),
         numpy_layer=_LSTMLayer,
         description="LSTM: input, forget and output gates around a cell state",
     )
@@ -304,6 +325,7 @@ GRU = register(
         default_gate="update",
         module=_fused("gru"),
         layer_params=torch_layer_params(3),
+        weight_shapes=torch_weight_shapes(3),
         numpy_layer=_GRULayer,
         description="GRU: reset and update gates, no separate cell state",
     )

@@ -107,6 +107,22 @@ def load_tensors(path: Path, prefix: str = "") -> dict[str, Any]:
         raise CheckpointError(f"{path}: cannot read its tensors ({first_line(exc)}); the file is damaged") from None
 
 
+def load_arrays(path: Path, prefix: str = "") -> dict[str, Any] | None:
+    """The tensors whose names start with ``prefix`` as numpy arrays, read without torch; None
+    when one of them has a dtype numpy cannot hold (bfloat16), for the caller to use torch."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(path, framework="np") as fh:
+            return {name[len(prefix) :]: fh.get_tensor(name) for name in fh.keys() if name.startswith(prefix)}  # noqa: SIM118
+    except TypeError:  # bfloat16: numpy has no such dtype
+        return None
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        if "bf16" in str(exc).lower() or "bfloat16" in str(exc).lower():
+            return None
+        raise CheckpointError(f"{path}: cannot read its tensors ({first_line(exc)}); the file is damaged") from None
+
+
 def save_checkpoint(path: Path, tensors: dict[str, Any], *, run: dict[str, Any], state: dict[str, Any]) -> None:
     """Atomically write CPU copies of ``tensors`` with the run's description and progress."""
     from safetensors.torch import save

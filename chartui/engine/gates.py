@@ -91,9 +91,22 @@ class GateTrace:
             "gates": {name: self.values(layer, name).round(5).tolist() for name in names},
         }
 
+    def export(self, layer: int, gate: str, unit: int, ranking: list[UnitScore]) -> dict:
+        """What ``chartui gates --json`` prints and the Gates tab's export writes: the layer's
+        arrays, the unit shown with its colour range, the ranking, and the top next characters."""
+        return {
+            **self.to_dict(layer),
+            "gate": gate,
+            "unit": unit,
+            "range": list(self.value_range(layer, gate, unit)),
+            "ranking": [r.to_dict() for r in ranking],
+            "next": [[[c, round(p, 5)] for c, p in self.top_next(t)] for t in range(len(self.text))],
+        }
+
 
 def trace(model, vocab: Vocab, text: str, *, max_chars: int = MAX_CHARS) -> GateTrace:
-    """Trace every gate of every layer over ``text`` (from a zero state)."""
+    """Trace every gate of every layer over ``text`` (from a zero state); ``model`` is a
+    CharModel or its Replay."""
     if not text:
         raise ConfigError("the text to trace is empty; give --text with a passage")
     if len(text) > max_chars:
@@ -103,7 +116,7 @@ def trace(model, vocab: Vocab, text: str, *, max_chars: int = MAX_CHARS) -> Gate
     unknown = vocab.unknown(text)
     if unknown:
         raise ConfigError(f"the text has characters this model never saw: {describe_chars(unknown)}; remove them")
-    replay = Replay(model)
+    replay = model if isinstance(model, Replay) else Replay(model)
     layers, logits = replay.trace(vocab.encode(text))
     return GateTrace(text=text, arch=replay.arch, layers=layers, probs=softmax(logits).astype(np.float32), vocab=vocab)
 

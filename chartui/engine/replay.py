@@ -9,8 +9,11 @@ framework overhead). tests/engine/test_replay.py proves the replay equals the fu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
+from chartui.config import ModelConfig
 from chartui.engine import cells
 
 # Per layer, the cell's carried arrays, each (B, H).
@@ -24,21 +27,39 @@ def numpy_state(state) -> ReplayState:
 
 
 class Replay:
-    """numpy copies of a CharModel's weights, stepped one character at a time."""
+    """numpy copies of a CharModel's weights, stepped one character at a time.
+
+    Built from a CharModel, or (``from_arrays``) straight from a checkpoint's arrays, which
+    is how ``chartui sample`` and ``gates`` run without importing torch.
+    """
 
     def __init__(self, model) -> None:
-        cfg = model.config
-        self.cell: cells.CellSpec = cells.get(cfg.arch)
-        self.arch: str = cfg.arch
-        self.hidden: int = cfg.hidden
-        weights = cells.numpy_weights(model.rnn)
-        self._layers = [self.cell.numpy_layer(weights, i) for i in range(cfg.layers)]
-        embedding = model.embedding.weight.detach().float().cpu().numpy()  # (V, E)
+        arrays = {k: v.detach().float().cpu().numpy() for k, v in model.state_dict().items()}
+        self._build(model.config, arrays)
+
+    @classmethod
+    def from_arrays(cls, config: ModelConfig, arrays: Mapping[str, np.ndarray]) -> Replay:
+        """The replay of a model's state_dict given as float32 numpy arrays (already checked)."""
+        replay = cls.__new__(cls)
+        replay._build(config, arrays)
+        return replay
+
+    def _build(self, config: ModelConfig, arrays: Mapping[str, np.ndarray]) -> None:
+        self.config = config
+        self.cell: cells.CellSpec = cells.get(config.arch)
+        self.arch: str = config.arch
+        self.hidden: int = config.hidden
+        rnn = {k.removeprefix("rnn."): v for k, v in arrays.items() if k.startswith("rnn.")}
+        self._layers = [self.cell.numpy_layer(rnn, i) for i in range(config.layers)]
         # Layer 0's input depends only on the character: project every character once, (V, P),
         # so a step starts with a row lookup instead of a matrix product.
-        self._table = self._layers[0].project(embedding)
-        self.head_w_t = np.ascontiguousarray(model.head.weight.detach().float().cpu().numpy().T)  # (H, V)
-        self.head_b = model.head.bias.detach().float().cpu().numpy()  # (V,)
+        self._table = self._layers[0].project(arrays["embedding.weight"])  # (V, E) -> (V, P)
+        self.head_w_t = np.ascontiguousarray(arrays["head.weight"].T)  # (H, V)
+        self.head_b = arrays["head.bias"]  # (V,)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.head_b)
 
     @property
     def layers(self) -> int:
@@ -77,3 +98,13 @@ class Replay:
             out.append(layer.trace(gx, state[i]))
         logits = out[-1]["hidden"] @ self.head_w_t + self.head_b  # (T, V)
         return out, logits
+
+    def read(self, ids: np.ndarray, batch: int = 1, state: ReplayState | None = None) -> tuple[np.ndarray, ReplayState]:
+        """Read ``ids`` (T >= 1) in one stream; the logits after the last character, repeated
+        for ``batch`` streams (B, V), and the state after it, (B, H) per array."""
+        state = state if state is not None else self.zero_state(1)
+        logits = np.empty(0, dtype=np.float32)
+        for i in ids:
+            logits, state = self.step(np.array([i]), state)
+        repeat = [tuple(np.repeat(a, batch, axis=0) for a in layer) for layer in state]
+        return np.repeat(logits, batch, axis=0), repeat

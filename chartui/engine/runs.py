@@ -16,7 +16,6 @@ what a resume may change (``Run.plan_resume``).
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import json
 import math
 import os
@@ -26,14 +25,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 
 from chartui import __version__
 from chartui.config import ModelConfig, TrainConfig, flag, from_dict, to_dict
 from chartui.engine.atomic import reason, write_json
-from chartui.engine.checkpoint import CheckpointMeta, load_tensors, read_meta
+from chartui.engine.checkpoint import CheckpointMeta, load_arrays, load_tensors, read_meta
 from chartui.engine.corpus import NAMED, Corpus, Vocab, load_corpus
 from chartui.engine.metrics import MetricsFollower, perplexity, read_metrics
 from chartui.errors import ChartuiError, CheckpointError, ConfigError, CorpusError, RunError
@@ -49,6 +48,7 @@ BEST = "best.safetensors"
 LOCK = "train.lock"
 CHECKPOINTS = {"auto": (BEST, LAST), "best": (BEST,), "last": (LAST,)}
 LOCK_ATTEMPTS, LOCK_RETRY_SECONDS = 20, 0.05  # a second of patience for a reader's probe
+CHUNK = 1 << 24  # corpus ids mapped to another vocabulary this many at a time
 
 # The settings that define a run: a resume keeps them (the model's too). Everything else,
 # budgets, rates, cadences and the machine, a resume may change.
@@ -90,6 +90,9 @@ class RunInfo:
     chartui: str = __version__
     precision: str = ""
     """What it trains in (``bf16`` or ``fp32``; the latest session's choice when ``auto``)."""
+    init_from: dict[str, Any] | None = None
+    """For a fine-tuned run, where its first weights came from: the source run, checkpoint,
+    step, and the characters added to its vocabulary (see chartui.engine.finetune)."""
 
     @property
     def label(self) -> str:
@@ -113,6 +116,7 @@ class RunInfo:
             "corpus": dataclasses.asdict(self.corpus),
             "vocab": self.vocab.chars,
             "precision": self.precision,
+            **({"init_from": self.init_from} if self.init_from else {}),
         }
 
     @classmethod
@@ -140,6 +144,7 @@ class RunInfo:
             created=text("created"),
             chartui=text("chartui") or "?",
             precision=text("precision"),
+            init_from=d["init_from"] if isinstance(d.get("init_from"), dict) else None,
         )
 
 
@@ -191,7 +196,12 @@ def split_ids(corpus: Corpus, vocab: Vocab, val_fraction: float) -> tuple[np.nda
     """The split every part of chartui uses: the corpus as ids of ``vocab`` (characters it
     lacks dropped), then (train, validation) with the last ``val_fraction`` of the text,
     contiguous, held out."""
-    ids = corpus.ids if corpus.vocab == vocab else vocab.encode(corpus.text(), skip_unknown=True)
+    ids = corpus.ids
+    if corpus.vocab != vocab:  # each of the corpus's ids mapped to ``vocab``'s (-1: dropped), chunk by chunk
+        table = np.array([vocab.index(c) if c in vocab else -1 for c in corpus.vocab.chars], dtype=np.int32)
+        dtype = np.uint8 if vocab.size <= 256 else np.int32
+        parts = [table[ids[i : i + CHUNK]] for i in range(0, len(ids), CHUNK)]
+        ids = np.concatenate([p[p >= 0].astype(dtype) for p in parts]) if parts else np.zeros(0, dtype)
     n_val = int(len(ids) * val_fraction)
     return ids[: len(ids) - n_val], ids[len(ids) - n_val :]
 
@@ -276,67 +286,131 @@ def open_model(spec: str | Path, which: str = "auto", device: Any = "cpu") -> Lo
     return Run(path).load(which, device)
 
 
+def load_replay(path: Path) -> LoadedModel:
+    """A checkpoint's weights as a numpy Replay (``.model``), checked like ``load_checkpoint``'s
+    and read without importing torch; a cell that declares no ``weight_shapes`` (or weights
+    stored as bfloat16) go through torch instead, with the same result."""
+    from chartui.engine import cells
+    from chartui.engine.replay import Replay
+
+    meta, info = read_checkpoint_info(path)
+    progress = Progress.from_state(meta.state)
+    cfg, spec = info.model, cells.get(info.model.arch)
+    arrays = load_arrays(path, "model.") if spec.weight_shapes is not None else None
+    if arrays is None or spec.weight_shapes is None:
+        model = load_checkpoint(path).model
+        return LoadedModel(model=Replay(model), info=info, progress=progress, path=Path(path))
+    V = info.vocab.size
+    expected = {"embedding.weight": (V, cfg.embed), "head.weight": (V, cfg.hidden), "head.bias": (V,)}
+    expected |= {f"rnn.{k}": v for k, v in spec.weight_shapes(cfg.embed, cfg.hidden, cfg.layers).items()}
+    _check_arrays(arrays, expected, str(path))
+    return LoadedModel(
+        model=Replay.from_arrays(cfg, {k: v.astype(np.float32) for k, v in arrays.items()}),
+        info=info,
+        progress=progress,
+        path=Path(path),
+    )
+
+
+def _check_arrays(arrays: dict[str, np.ndarray], expected: dict[str, tuple[int, ...]], label: str) -> None:
+    """Every expected name, with its shape and a floating dtype, and nothing else (the same
+    checks, in the same words, as CharModel.from_weights)."""
+    missing, extra = sorted(set(expected) - set(arrays)), sorted(set(arrays) - set(expected))
+    if missing or extra:
+        what = f"missing {missing[0]}" if missing else f"unexpected {extra[0]}"
+        raise CheckpointError(f"{label}: weights do not match the model in its metadata ({what})")
+    for name, want in expected.items():
+        have = arrays[name]
+        if tuple(have.shape) != want:
+            hint = " (the vocabulary does not match the weights)" if name.split(".")[0] in ("embedding", "head") else ""
+            raise CheckpointError(f"{label}: {name} has shape {tuple(have.shape)}, the metadata implies {want}{hint}")
+        if have.dtype not in (np.float32, np.float16):
+            raise CheckpointError(f"{label}: {name} has dtype {have.dtype}; weights must be floating point")
+
+
+def open_replay(spec: str | Path, which: str = "auto") -> LoadedModel:
+    """``open_model`` for sampling and tracing: the weights as a numpy Replay, no torch."""
+    path = resolve_run(spec)
+    return load_replay(path if path.is_file() else Run(path).checkpoint(which))
+
+
 # --- the lock -------------------------------------------------------------------------------------
 
 
 class RunLock:
     """An exclusive lock on a run folder while a trainer writes to it; a context manager.
 
-    ``flock`` is released by the kernel when the process dies, even by ``kill -9``, so a
-    crash never leaves a stale lock. Readers (sample, eval, the app) do not take it.
+    The ``filelock`` library (flock on Unix, a locked byte on Windows): the operating system
+    releases it when the process dies, even by ``kill -9``, so a crash never leaves a stale
+    lock. The holder writes its pid into the file for the message others see. Readers
+    (sample, eval, the app) do not take it.
     """
 
     def __init__(self, folder: Path) -> None:
         self.path = Path(folder) / LOCK
-        self._fh: BinaryIO | None = None
+        self._lock: Any = None
+
+    def _file_lock(self) -> Any:
+        from filelock import FileLock
+
+        # thread_local=False: the app takes the lock in a worker thread and may release it in
+        # another; is_singleton=False: a second RunLock in this process is a different holder.
+        return FileLock(str(self.path), timeout=0, thread_local=False, is_singleton=False)
 
     def __enter__(self) -> RunLock:
-        try:
-            fh = open(self.path, "a+b")
-        except OSError as exc:
-            raise RunError(f"cannot lock {self.path.parent}: {reason(exc)}") from None
+        from filelock import Timeout
+
+        lock = self._file_lock()
         # Readers probe the lock by taking it for an instant (held_elsewhere); a trainer that
         # meets such a probe tries again for a moment before deciding another trainer holds it.
         for attempt in range(LOCK_ATTEMPTS):
             try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                lock.acquire(timeout=0)
                 break
-            except OSError:
+            except Timeout:
                 if attempt + 1 < LOCK_ATTEMPTS:
                     time.sleep(LOCK_RETRY_SECONDS)
+            except OSError as exc:
+                raise RunError(f"cannot lock {self.path.parent}: {reason(exc)}") from None
         else:
-            fh.seek(0)
-            holder = fh.read().decode("ascii", "replace").strip() or "?"
-            fh.close()
+            try:
+                holder = self.path.read_bytes().decode("ascii", "replace").strip() or "?"
+            except OSError:
+                holder = "?"
             raise RunError(
                 f"{self.path.parent} is being trained by another chartui process (pid {holder}); wait for it, or use another --run"
             )
-        fh.seek(0)
-        fh.truncate()
-        fh.write(str(os.getpid()).encode())
-        fh.flush()
-        self._fh = fh
+        try:
+            with open(self.path, "r+b") as fh:  # the pid, for whoever finds the lock taken
+                fh.truncate()
+                fh.write(str(os.getpid()).encode())
+        except OSError:
+            pass  # the lock holds without it; the message then says "pid ?"
+        self._lock = lock
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._fh is not None:
+        if self._lock is not None:
             try:
-                fcntl.flock(self._fh, fcntl.LOCK_UN)
+                self._lock.release(force=True)
             finally:
-                self._fh.close()
-                self._fh = None
+                self._lock = None
 
     def held_elsewhere(self) -> bool:
         """True while another process (or another lock object) holds this run's lock."""
-        if self._fh is not None or not self.path.is_file():
+        from filelock import Timeout
+
+        if self._lock is not None or not self.path.is_file():
             return False
+        probe = self._file_lock()
         try:
-            with open(self.path, "rb") as fh:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                fcntl.flock(fh, fcntl.LOCK_UN)
-            return False
-        except OSError:
+            probe.acquire(timeout=0)
+        except Timeout:
             return True
+        except OSError:
+            return False
+        probe.release(force=True)
+        return False
 
 
 # --- the run ----------------------------------------------------------------------------------------
@@ -672,6 +746,62 @@ def resolve_run(spec: str | Path) -> Path:
     except OSError as exc:
         raise RunError(f"cannot read {spec}: {exc.strerror or exc}") from None
     return path
+
+
+# What a run folder holds that chartui wrote (besides ``.*.tmp`` leftovers of atomic writes).
+RUN_FILES = (RUN_JSON, METRICS, SAMPLES, LAST, BEST, LOCK)
+
+
+def _managed_run(spec: str | Path, verb: str) -> Run:
+    """The run ``spec`` names, if it is a chartui run no trainer holds; RunError otherwise."""
+    path = resolve_run(spec)
+    run = Run(path)
+    if path.is_file() or not run.is_run():
+        raise RunError(f"{path} is not a chartui run folder; chartui {verb}s only runs (see `chartui runs`)")
+    if RunLock(path).held_elsewhere():
+        raise RunError(f"{path} is being trained right now; stop the trainer first, then {verb} it")
+    return run
+
+
+def run_files(spec: str | Path) -> tuple[Run, list[Path], list[Path]]:
+    """A run that may be deleted, the files of it chartui wrote, and any other files in it."""
+    run = _managed_run(spec, "delete")
+    ours: list[Path] = []
+    theirs: list[Path] = []
+    for p in sorted(run.path.iterdir()):
+        is_ours = p.is_file() and (p.name in RUN_FILES or (p.name.startswith(".") and p.name.endswith(".tmp")))
+        (ours if is_ours else theirs).append(p)
+    return run, ours, theirs
+
+
+def delete_run(spec: str | Path) -> tuple[Path, list[Path]]:
+    """Delete the files chartui wrote in a run, and the folder if nothing else is left in it.
+    Returns the folder and what was kept (files that chartui did not write)."""
+    run, ours, theirs = run_files(spec)
+    try:
+        for p in ours:
+            p.unlink(missing_ok=True)
+        if not theirs:
+            run.path.rmdir()
+    except OSError as exc:
+        raise RunError(f"cannot delete {run.path}: {reason(exc)}") from None
+    return run.path, theirs
+
+
+def rename_run(spec: str | Path, new: str) -> Path:
+    """Move a run to ``new``: a name beside it, or a path. Refuses an existing target."""
+    run = _managed_run(spec, "rename")
+    target = checked_path(new, "the new name")
+    if len(target.parts) == 1:
+        target = run.path.parent / target
+    try:
+        if target.exists():
+            raise RunError(f"{target} already exists; choose another name")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        run.path.rename(target)
+    except OSError as exc:
+        raise RunError(f"cannot rename {run.path} to {target}: {reason(exc)}") from None
+    return target
 
 
 def list_runs(root: Path | None = None) -> list[RunSummary]:

@@ -8,19 +8,19 @@ Sampler and may change between characters (the TUI's ``+``/``-`` keys do exactly
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from chartui.config import check_sampling
 from chartui.engine.corpus import Vocab, describe_chars
-from chartui.engine.replay import Replay, numpy_state
+from chartui.engine.replay import Replay
 from chartui.errors import ConfigError
 
-# Long prompts are read in pieces of this many characters (bounded memory for the logits).
-PROMPT_CHUNK = 4096
+# Temperatures below this are greedy: the argmax, without dividing the logits by ~0.
+GREEDY_BELOW = 1e-6
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,7 @@ class Sampler:
 
     Iterate over ``tokens()`` for a single stream or ``steps()`` for ``num_samples`` streams.
     The knobs (``temperature``, ``top_k``, ``top_p``) are read before every character.
+    ``model`` is a CharModel or its numpy Replay (chartui.engine.runs.open_replay: no torch).
     """
 
     def __init__(
@@ -88,6 +89,7 @@ class Sampler:
         check_sampling(temperature=temperature, top_k=top_k, top_p=top_p)
         if num_samples < 1:
             raise ConfigError(f"--num-samples must be a whole number of at least 1 (got {num_samples})")
+        _check_fits(model, vocab, prompt, num_samples)
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise ConfigError(f"--seed must be a whole number of at least 0 (got {seed!r})")
         unknown = vocab.unknown(prompt)
@@ -99,10 +101,10 @@ class Sampler:
         self.temperature, self.top_k, self.top_p = temperature, top_k, top_p
         self.num_samples = num_samples
         self.rng = np.random.default_rng(seed)
-        self.replay = replay or Replay(model)
+        self.replay = replay or (model if isinstance(model, Replay) else Replay(model))
         # An empty prompt starts as if after a newline: the start of a speech.
         primer = prompt or ("\n" if "\n" in vocab else vocab.chars[0])
-        self.logits, self.state = _read_prompt(model, vocab, primer, num_samples)
+        self.logits, self.state = self.replay.read(vocab.encode(primer), num_samples)
 
     def set_knobs(
         self, *, temperature: float | None = None, top_k: int | str | None = "keep", top_p: float | str | None = "keep"
@@ -119,7 +121,7 @@ class Sampler:
         z = self.logits - self.logits.max(axis=-1, keepdims=True)  # (B, V)
         e = np.exp(z)
         model_p = e / e.sum(axis=-1, keepdims=True)
-        if self.temperature == 0:
+        if self.temperature < GREEDY_BELOW:  # so cold that sampling is the argmax (and 1/T would overflow)
             ids = z.argmax(axis=-1)
         else:
             if self.top_k is not None or self.top_p is not None:
@@ -147,18 +149,109 @@ class Sampler:
             yield step[0]
 
 
-@torch.inference_mode()
-def _read_prompt(model, vocab: Vocab, prompt: str, batch: int) -> tuple[np.ndarray, list]:
-    """Run the prompt through the fused module; return the last logits (B, V) and the state."""
-    model.eval()
-    device = next(model.parameters()).device
-    ids = torch.from_numpy(vocab.encode(prompt)).to(device)  # (T,), T >= 1
-    state = None
-    for start in range(0, len(ids), PROMPT_CHUNK):
-        piece = ids[start : start + PROMPT_CHUNK].unsqueeze(0).expand(batch, -1)  # (B, T)
-        out, state = model.features(piece, state)  # (B, T, H)
-    logits = model.head(out[:, -1].float())  # (B, V): after the prompt's last character
-    return logits.float().cpu().numpy(), numpy_state(state)
+@dataclass(frozen=True)
+class Beam:
+    """One finished hypothesis of a beam search."""
+
+    text: str
+    """The generated characters (the prompt not included)."""
+    probs: tuple[float, ...]
+    """The model's probability for each character, as ``Token.prob``."""
+    logprob: float
+    """Sum of the characters' log-probabilities (nats)."""
+    score: float
+    """``logprob`` divided by the length penalty: what the search ranks by."""
+
+
+def length_penalty(length: int, alpha: float) -> float:
+    """GNMT's length normaliser ((5 + length) / 6) ** alpha: 0 ranks by total log-probability
+    (short texts win), larger values favour longer texts."""
+    return ((5 + length) / 6) ** alpha
+
+
+def beam_search(
+    model,
+    vocab: Vocab,
+    *,
+    prompt: str = "\n",
+    length: int = 200,
+    beams: int = 4,
+    alpha: float = 0.6,
+    stop: str = "",
+) -> list[Beam]:
+    """The ``beams`` most likely continuations of ``prompt`` under the model, best first.
+
+    Deterministic: no randomness, ties broken by beam then character order. Each step keeps
+    the ``beams`` best (hypothesis, next character) pairs by total log-probability. A
+    hypothesis ends at ``length`` characters or when its text ends with ``stop`` (if given);
+    finished ones are ranked by ``score`` (log-probability over ``length_penalty``), which is
+    where ``alpha`` matters: with ``stop``, texts of different lengths compete.
+    """
+    if not isinstance(beams, int) or isinstance(beams, bool) or not 1 <= beams <= 256:
+        raise ConfigError(f"--beam must be a whole number from 1 to 256 (got {beams!r})")
+    if not isinstance(length, int) or isinstance(length, bool) or length < 1:
+        raise ConfigError(f"--length must be a whole number of at least 1 (got {length!r})")
+    if not (isinstance(alpha, int | float) and math.isfinite(alpha) and 0 <= alpha <= 10):
+        raise ConfigError(f"--length-penalty must be between 0 and 10 (got {alpha!r})")
+    for text, what in ((prompt, "prompt"), (stop, "stop text")):
+        unknown = vocab.unknown(text)
+        if unknown:
+            raise ConfigError(f"the {what} has characters this model never saw: {describe_chars(unknown)}; remove them")
+    replay = model if isinstance(model, Replay) else Replay(model)
+    logits, state = replay.read(vocab.encode(prompt or "\n"), 1)
+    chars = vocab.chars
+    texts: list[str] = [""]
+    probs: list[tuple[float, ...]] = [()]
+    scores = np.zeros(1)
+    done: list[Beam] = []
+    for step in range(length):
+        z = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))  # (B, V)
+        total = (scores[:, None] + logp).ravel()  # (B * V,)
+        # The best pairs, in a stable order: argsort of -total keeps index order among ties.
+        best = np.argsort(-total, kind="stable")[:beams]
+        parent, char = np.divmod(best, logp.shape[1])
+        texts = [texts[p] + chars[c] for p, c in zip(parent, char)]
+        probs = [(*probs[p], float(np.exp(logp[p, c]))) for p, c in zip(parent, char)]
+        scores = total[best]
+        state = [tuple(a[parent] for a in layer) for layer in state]
+        ended = [(bool(stop) and t.endswith(stop)) or step + 1 == length for t in texts]
+        for i in np.flatnonzero(ended):
+            n = len(texts[i])
+            done.append(Beam(texts[i], probs[i], float(scores[i]), float(scores[i]) / length_penalty(n, alpha)))
+        alive = np.flatnonzero(~np.array(ended))
+        if len(alive) == 0 or len(done) >= beams:
+            break
+        texts, probs, scores = [texts[i] for i in alive], [probs[i] for i in alive], scores[alive]
+        state = [tuple(a[alive] for a in layer) for layer in state]
+        logits, state = replay.step(char[alive], state)
+    return sorted(done, key=lambda b: -b.score)[:beams]
+
+
+def readable_prompt(prompt: str, vocab: Vocab) -> tuple[str, str]:
+    """``prompt`` if the model can read it, else a fallback it can (a newline: the start of a
+    speech, or the first character it knows), and the characters that were missing ("" if none)."""
+    unknown = vocab.unknown(prompt)
+    if not unknown:
+        return prompt, ""
+    return ("\n" if "\n" in vocab else vocab.chars[0]), describe_chars(unknown)
+
+
+def _check_fits(model, vocab: Vocab, prompt: str, streams: int) -> None:
+    """Refuse, before allocating anything, a number of streams this machine cannot hold."""
+    from chartui.engine.device import available_memory
+
+    cfg = model.config
+    # Per stream, in bytes: the gates and carried state of every layer (float32), and the
+    # logits and probabilities of each step (float64). The prompt is read once, in one stream.
+    per_stream = 4 * 8 * cfg.hidden * cfg.layers + 8 * 6 * vocab.size
+    need, have = streams * per_stream, available_memory()
+    if have and need > have // 2:
+        most = max(1, have // 2 // per_stream)
+        raise ConfigError(
+            f"{streams:,} samples at once need about {need / 2**30:,.1f} GiB and this machine has "
+            f"{have / 2**30:.1f} GiB free; ask for at most {most:,} (--num-samples)"
+        )
 
 
 def stream(

@@ -114,3 +114,66 @@ def test_batch_mode_gives_independent_samples(model):
 def test_softmax_is_stable():
     p = softmax(np.array([[1000.0, 0.0, -1000.0]]))
     assert np.isfinite(p).all() and p[0, 0] == pytest.approx(1.0)
+
+
+# --- beam search ------------------------------------------------------------------------------
+
+
+def test_beam_search_is_deterministic_and_one_beam_is_greedy(model):
+    from chartui.engine.sample import beam_search
+
+    a = beam_search(model, VOCAB, prompt="KING ", length=60, beams=4)
+    b = beam_search(model, VOCAB, prompt="KING ", length=60, beams=4)
+    assert [x.text for x in a] == [x.text for x in b] and len(a) == 4
+    greedy = "".join(t.char for t in stream(model, VOCAB, prompt="KING ", length=60, temperature=0))
+    assert beam_search(model, VOCAB, prompt="KING ", length=60, beams=1)[0].text == greedy
+
+
+def test_beam_search_finds_text_at_least_as_likely_as_greedy(model):
+    from chartui.engine.sample import beam_search
+
+    greedy = beam_search(model, VOCAB, prompt="ROMEO:\n", length=80, beams=1)[0]
+    wide = beam_search(model, VOCAB, prompt="ROMEO:\n", length=80, beams=8)
+    assert wide[0].logprob >= greedy.logprob - 1e-9
+    # The probabilities it reports are the model's, character by character.
+    assert np.isclose(sum(np.log(wide[0].probs)), wide[0].logprob, atol=1e-4)
+    assert [b.score for b in wide] == sorted((b.score for b in wide), reverse=True)
+
+
+def test_the_length_penalty_decides_between_texts_of_different_lengths(model):
+    from chartui.engine.sample import beam_search, length_penalty
+
+    found = beam_search(model, VOCAB, prompt="KING ", length=120, beams=6, alpha=0.0, stop=" ")
+    ended = [b for b in found if b.text.endswith(" ")]
+    assert ended, "some hypothesis should end at the stop text"
+    for b in found:
+        assert np.isclose(b.score, b.logprob / length_penalty(len(b.text), 0.0))
+    # alpha 0 ranks by total log-probability (short wins); a large alpha favours longer texts.
+    short = beam_search(model, VOCAB, prompt="KING ", length=120, beams=6, alpha=0.0, stop=" ")[0]
+    long = beam_search(model, VOCAB, prompt="KING ", length=120, beams=6, alpha=5.0, stop=" ")[0]
+    assert len(long.text) >= len(short.text)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"beams": 0}, "--beam"),
+        ({"alpha": -1.0}, "--length-penalty"),
+        ({"stop": "\u00e9"}, "stop text"),
+        ({"length": 0}, "--length"),
+    ],
+)
+def test_beam_search_refuses_bad_settings(model, kwargs, message):
+    from chartui.engine.sample import beam_search
+
+    with pytest.raises(ConfigError, match=message):
+        beam_search(model, VOCAB, **{"prompt": "KING ", "length": 10, **kwargs})
+
+
+def test_the_numpy_replay_samples_exactly_as_the_torch_model(model):
+    from chartui.engine.replay import Replay
+
+    replay = Replay.from_arrays(model.config, {k: v.numpy() for k, v in model.state_dict().items()})
+    a = "".join(t.char for t in stream(model, VOCAB, prompt="KING ", length=100, seed=3))
+    b = "".join(t.char for t in stream(replay, VOCAB, prompt="KING ", length=100, seed=3))
+    assert a == b
