@@ -32,7 +32,7 @@ def main() -> None:
         session.wait_for(r"Press s to train")
         pid = session.pid()
         session.keys("s")
-        session.wait_for(r"step [\d,]+\s+loss", timeout=120)
+        session.wait_for(r"step\s[\d,]+\s+loss", timeout=120)
         start = time.monotonic()
         temperature = 0.8
         while time.monotonic() - start < seconds:

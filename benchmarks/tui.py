@@ -51,7 +51,7 @@ def app_round(exe: str, corpus: str, preset: Path, home: Path, interval: float, 
     try:
         session.wait_for(r"Press s to train")
         session.keys("s")
-        session.wait_for(r"step [\d,]+\s+loss", timeout=120)
+        session.wait_for(r"step\s[\d,]+\s+loss", timeout=120)
         session.keys("2")
         session.wait_for(r"T 0\.80")
         temperature = 0.8

@@ -1,8 +1,11 @@
-"""Where chartui keeps its runs (``checkpoints/``) and its corpus cache (``data/``).
+r"""Where chartui keeps its runs (``checkpoints/``), corpora (``data/``) and caches.
 
 The home folder is, in order: ``$CHARTUI_HOME``; the project checkout when chartui is
 installed from one (``pip install -e .``, as the README does), so runs land in the
-repository's ``checkpoints/``; otherwise ``$XDG_DATA_HOME/chartui`` (``~/.local/share/chartui``).
+repository's ``checkpoints/``; otherwise the platform's data folder (platformdirs:
+``~/.local/share/chartui`` on Linux, ``~/Library/Application Support/chartui`` on macOS,
+``%LOCALAPPDATA%\chartui`` on Windows). Caches (encoded corpora, measurements) live in the
+home in the first two cases and in the platform's cache folder in the last.
 """
 
 from __future__ import annotations
@@ -11,16 +14,25 @@ import os
 from pathlib import Path
 
 
-def home() -> Path:
-    """The folder that holds ``checkpoints/`` and ``data/``."""
+def _chosen_home() -> Path | None:
+    """$CHARTUI_HOME or the checkout chartui runs from; None for an installed chartui."""
     env = os.environ.get("CHARTUI_HOME")
     if env:
         return Path(env).expanduser()
     checkout = Path(__file__).resolve().parent.parent
     if (checkout / "pyproject.toml").is_file() and (checkout / "models").is_dir():
         return checkout
-    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(xdg) / "chartui"
+    return None
+
+
+def home() -> Path:
+    """The folder that holds ``checkpoints/`` and ``data/``."""
+    chosen = _chosen_home()
+    if chosen is not None:
+        return chosen
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("chartui", appauthor=False))
 
 
 def runs_dir() -> Path:
@@ -34,8 +46,19 @@ def data_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    """Small measurements chartui remembers (which precision is faster on this machine)."""
-    return home() / "cache"
+    """What chartui can always rebuild: encoded corpora (``corpora/``) and measurements
+    (which precision is faster on this machine)."""
+    chosen = _chosen_home()
+    if chosen is not None:
+        return chosen / "cache"
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("chartui", appauthor=False))
+
+
+def exports_dir() -> Path:
+    """What the app writes when asked to keep something (generated text, gate traces)."""
+    return home() / "exports"
 
 
 def shown(path: str | Path) -> str:

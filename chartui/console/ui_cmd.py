@@ -9,18 +9,23 @@ import sys
 from chartui.config import DEFAULT_PRESET, load_preset
 from chartui.engine.runs import Run
 from chartui.errors import ChartuiError
+from chartui.settings import load_settings
 
 
 def run(args: argparse.Namespace) -> int:
     # Check what was asked for before the screen switches, so errors stay one line.
     opened = Run.open(args.run) if args.run else None
-    if args.preset:
-        load_preset(args.preset)
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+    settings = load_settings()
+    if args.preset or settings.preset:
+        load_preset(args.preset or settings.preset)
+    # textual-serve (chartui serve) runs the app with pipes for stdin/stdout and Textual's web
+    # driver, which draws in the browser: no terminal is needed then.
+    web = "web_driver" in os.environ.get("TEXTUAL_DRIVER", "")
+    if not web and not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise ChartuiError(
             "the app needs an interactive terminal; in scripts and pipes use the headless commands (chartui train, sample, eval, gates; see chartui --help)"
         )
-    if os.environ.get("TERM", "") in ("dumb", "unknown"):
+    if not web and os.environ.get("TERM", "") in ("dumb", "unknown"):
         raise ChartuiError(
             "the app needs a terminal that can move the cursor, and TERM=dumb says this one cannot; "
             "run it in a terminal emulator or tmux (TERM=xterm-256color), or use the headless commands"
@@ -28,7 +33,10 @@ def run(args: argparse.Namespace) -> int:
     from chartui.ui.app import ChartuiApp
 
     app = ChartuiApp(
-        run=opened.path if opened else None, corpus=args.corpus or "shakespeare", preset=args.preset or DEFAULT_PRESET
+        run=opened.path if opened else None,
+        corpus=args.corpus or settings.corpus or "shakespeare",
+        preset=args.preset or settings.preset or DEFAULT_PRESET,
+        settings=settings,
     )
     try:
         app.run()

@@ -10,6 +10,7 @@ chartui/ui/widgets/, layout and colours in chartui.tcss.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import threading
@@ -28,6 +29,7 @@ from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from chartui.config import DEFAULT_PRESET
 from chartui.engine.runs import list_runs, resolve_run
 from chartui.errors import ChartuiError
+from chartui.settings import Settings, save_setting, settings_path
 from chartui.ui.runs import LiveRun, RunHandle, SavedRun
 from chartui.ui.screens import ConfirmQuit, HelpScreen, RunPicker
 from chartui.ui.tabs.base import ChartuiTab, tab_classes
@@ -42,10 +44,10 @@ class ChartuiApp(App[None]):
     CSS_PATH = "chartui.tcss"
     TITLE = "chartui"
     BINDINGS = [
-        Binding("ctrl+q", "quit", "Quit", priority=True),
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("ctrl+r", "pick_run", "Pick run"),
-        *(Binding(str(n), f"tab_number({n})", f"Tab {n}", show=False) for n in range(1, 10)),
+        Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
+        Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
+        Binding("ctrl+r", "pick_run", "Pick run", id="app.pick_run"),
+        *(Binding(str(n), f"tab_number({n})", f"Tab {n}", show=False, id=f"app.tab_{n}") for n in range(1, 10)),
     ]
 
     active_run: reactive[RunHandle | None] = reactive(None, always_update=True)
@@ -58,8 +60,12 @@ class ChartuiApp(App[None]):
         corpus: str = "shakespeare",
         preset: str = DEFAULT_PRESET,
         overrides: dict[str, Any] | None = None,
+        settings: Settings | None = None,
     ) -> None:
         super().__init__()
+        self.settings = settings or Settings()
+        """The user's settings file (theme, keymap); a theme chosen in the app is saved there."""
+        self._theme_ready = False
         self.open_on = Path(run) if run else None
         self.corpus, self.preset, self.overrides = corpus, preset, overrides or {}
         """What the session was started with (``chartui ui --corpus --preset``), for the tabs."""
@@ -80,6 +86,7 @@ class ChartuiApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._apply_settings()
         self._tabs_at_exit = self.tabs  # still reachable after the app has stopped running
         self._tabs_at_exit[0].focus_default()
         self._check_size(self.size.width, self.size.height)
@@ -96,6 +103,38 @@ class ChartuiApp(App[None]):
             runs = list_runs()
             if runs:  # something to generate from and trace at once; the form keeps the preset
                 self.active_run = SavedRun(runs[-1].path, chosen=False)
+
+    # --- the user's settings ---------------------------------------------------------------
+
+    def _apply_settings(self) -> None:
+        """The saved theme and keymap; an unknown theme or binding id is reported, not fatal."""
+        settings = self.settings
+        if settings.theme:
+            if settings.theme in self.available_themes:
+                self.theme = settings.theme
+            else:
+                self.notify(
+                    f"unknown theme {settings.theme!r} in {settings_path()}; choose one with ctrl+p > Change theme",
+                    severity="warning",
+                )
+        if settings.keymap:
+            known = {b.id for b in all_bindings()}
+            unknown = sorted(set(settings.keymap) - known)
+            if unknown:
+                self.notify(
+                    f"{settings_path()}: no binding is called {unknown[0]!r}; `chartui keys` lists them", severity="warning"
+                )
+            self.set_keymap({k: v for k, v in settings.keymap.items() if k in known})
+        self._theme_ready = True
+
+    def watch_theme(self, theme: str) -> None:
+        if not self._theme_ready or theme == self.settings.theme:
+            return
+        try:
+            save_setting("theme", theme)
+            self.settings = dataclasses.replace(self.settings, theme=theme)
+        except (OSError, ChartuiError) as exc:
+            self.notify(f"the theme could not be saved to {settings_path()}: {exc}", severity="warning")
 
     # --- tabs and runs ----------------------------------------------------------------------
 
@@ -229,3 +268,17 @@ class ChartuiApp(App[None]):
         """After ``run()`` returns: make sure no background work is left running (blocking)."""
         for tab in self._tabs_at_exit:
             tab.stop_work(timeout=15)
+
+
+def all_bindings() -> list[Binding]:
+    """Every binding of the app, its tabs, widgets and dialogs (each has an id a keymap can use)."""
+    from chartui.ui import screens
+    from chartui.ui.widgets.gate_view import GateText
+
+    owners: list[Any] = [ChartuiApp, *tab_classes(), GateText, screens.HelpScreen, screens.ConfirmQuit, screens.RunPicker]
+    found: dict[str, Binding] = {}
+    for owner in owners:
+        for b in owner.BINDINGS:
+            if isinstance(b, Binding) and b.id and b.id not in found:
+                found[b.id] = b
+    return list(found.values())

@@ -21,28 +21,33 @@ HELP = """\
 `?` this help, `ctrl+q` quit (asks first while training, then saves a resumable checkpoint).
 
 **Train**: `s` start (or resume an opened run), `p` pause/resume, `x` stop (saves),
-`c` chart against steps or characters seen. Edit the form first; the preset fills it.
+`c` chart against steps or characters seen, `m` smoothing (none/EMA), `l` log scale.
+Edit the form first; the preset fills it. Fine-tune from another run: `ctrl+p` > Fine-tune.
 
 **Generate**: `+`/`-` temperature, `g` greedy, `k` top-k, `p` top-p, `r` regenerate (same seed),
 `n` new seed, `space` pause/go, `[`/`]` slower/faster, `o` colour each character by its
-probability, `t` the same prompt at three temperatures, `a` across runs of each architecture.
+probability, `t` the same prompt at three temperatures, `a` across runs of each architecture,
+`b` beam search (the likeliest text), `w` write what is shown to a file in exports/.
 Edit the prompt and press enter; `\\n` is a newline.
 
 **Gates**: `←`/`→` move along the text, `↑`/`↓` unit, `g` gate, `l` layer, `n` next
-interesting unit, `e` edit the passage (`escape` to leave), `t` trace again.
-Enter on a ranked unit shows it.
+interesting unit, `e` edit the passage (`escape` to leave), `t` trace again, `x` export the
+trace (JSON) and the view (SVG) to exports/. Enter on a ranked unit shows it.
 
 **Data**: type a corpus (a name or a path) and press enter; `r` reloads.
 
 **Compare**: `enter` opens a run, `space` adds or removes it from the chart,
 `v` train or validation curves, `r` refresh.
 
+Keys can be remapped in the settings file (`chartui keys` lists every binding's id); the theme
+chosen with `ctrl+p` > Change theme is kept there too.
+
 Slow link? Start with `TEXTUAL_FPS=10 chartui`. No colour? `NO_COLOR=1 chartui` shades the gates.
 """
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close")]
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close", id="help.dismiss")]
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box"):
@@ -54,8 +59,8 @@ class ConfirmQuit(ModalScreen[bool]):
     """Asked when quitting while a run trains."""
 
     BINDINGS = [
-        Binding("y,enter", "answer(True)", "Save and quit"),
-        Binding("n,escape", "answer(False)", "Keep training"),
+        Binding("y,enter", "answer(True)", "Save and quit", id="quit_dialog.yes"),
+        Binding("n,escape", "answer(False)", "Keep training", id="quit_dialog.no"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -73,7 +78,7 @@ class ConfirmQuit(ModalScreen[bool]):
 class RunPicker(ModalScreen[str | None]):
     """Choose the run every tab follows; dismisses with its path."""
 
-    BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
+    BINDINGS = [Binding("escape", "dismiss_none", "Cancel", id="run_picker.dismiss_none")]
 
     def __init__(self, live: Any = None) -> None:
         super().__init__()

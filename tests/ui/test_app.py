@@ -33,7 +33,8 @@ def _app(small_corpus, **overrides) -> ChartuiApp:
 
 
 def _text(app, selector: str) -> str:
-    return str(app.query_one(selector).render())
+    # The status lines join each phrase's words with no-break spaces (they wrap between phrases).
+    return str(app.query_one(selector).render()).replace("\u00a0", " ")
 
 
 def _notes(seen: list) -> list[str]:

@@ -11,7 +11,7 @@ from tests.conftest import no_process_left
 
 
 def _steps(screen: str) -> tuple[int, float]:
-    m = re.search(r"step ([\d,]+)\s+loss ([\d.]+)", screen)
+    m = re.search(r"step\s([\d,]+)\s+loss\s([\d.]+)", screen)
     assert m, screen
     return int(m.group(1).replace(",", "")), float(m.group(2))
 
@@ -20,7 +20,7 @@ def test_the_real_app_in_tmux(app_in_tmux):
     tmux, home = app_in_tmux(size=(120, 40), train=True)
     assert tmux.run("display", "-p", "-t", tmux.name, "#{window_width}x#{window_height}").stdout.strip() == "120x40"
     first = _steps(tmux.screen())
-    tmux.wait_for(rf"step (?!{first[0]:,}\s)[\d,]+\s+loss")  # the numbers move
+    tmux.wait_for(rf"step\s(?!{first[0]:,}\s)[\d,]+\s+loss")  # the numbers move
     assert _steps(tmux.screen())[0] > first[0]
 
     tmux.keys("2")  # Generate, from the model training right now

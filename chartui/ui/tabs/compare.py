@@ -27,9 +27,9 @@ class CompareTab(ChartuiTab):
     TAB_ID, TAB_TITLE, TAB_ORDER = "compare", "Compare", 50
 
     BINDINGS = [
-        Binding("r", "refresh", "Refresh"),
-        Binding("space", "toggle_curve", "Chart on/off"),
-        Binding("v", "toggle_series", "Train/val"),
+        Binding("r", "refresh", "Refresh", id="compare.refresh"),
+        Binding("space", "toggle_curve", "Chart on/off", id="compare.toggle_curve"),
+        Binding("v", "toggle_series", "Train/val", id="compare.toggle_series"),
     ]
 
     def __init__(self, **kwargs: Any) -> None:

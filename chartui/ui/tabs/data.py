@@ -31,7 +31,7 @@ class DataTab(ChartuiTab):
 
     TAB_ID, TAB_TITLE, TAB_ORDER = "data", "Data", 40
 
-    BINDINGS = [Binding("r", "load", "Reload")]
+    BINDINGS = [Binding("r", "load", "Reload", id="data.load")]
 
     class StatsReady(Message, bubble=False):
         """Statistics of the corpus ``spec``, computed in a worker."""

@@ -35,14 +35,15 @@ class GatesTab(ChartuiTab):
     TAB_ID, TAB_TITLE, TAB_ORDER = "gates", "Gates", 30
 
     BINDINGS = [
-        Binding("up", "unit(-1)", "Unit", key_display="↑↓"),
-        Binding("down", "unit(1)", "Unit", show=False),
-        Binding("g", "gate(1)", "Gate"),
-        Binding("l", "layer(1)", "Layer"),
-        Binding("n", "ranked(1)", "Next ranked"),
-        Binding("e", "edit", "Edit text"),
-        Binding("t", "trace", "Trace"),
-        Binding("escape", "leave_text", "Done editing", show=False),
+        Binding("up", "unit(-1)", "Unit", key_display="↑↓", id="gates.previous_unit"),
+        Binding("down", "unit(1)", "Unit", show=False, id="gates.next_unit"),
+        Binding("g", "gate(1)", "Gate", id="gates.next_gate"),
+        Binding("l", "layer(1)", "Layer", id="gates.next_layer"),
+        Binding("n", "ranked(1)", "Next ranked", id="gates.next_ranked"),
+        Binding("e", "edit", "Edit text", id="gates.edit"),
+        Binding("t", "trace", "Trace", id="gates.trace"),
+        Binding("x", "export", "Export", id="gates.export"),
+        Binding("escape", "leave_text", "Done editing", show=False, id="gates.leave_text"),
     ]
 
     class TraceReady(Message, bubble=False):
@@ -160,6 +161,34 @@ class GatesTab(ChartuiTab):
 
     def commands(self) -> Iterable[tuple[str, str, Callable[[], object]]]:
         yield "Trace gates", "Colour the passage by a unit's gate activation", self.action_trace
+        yield "Export gate trace", "Write the trace as JSON and the view as SVG to exports/", self.action_export
+
+    def action_export(self) -> None:
+        """Write the trace on screen as JSON (what ``chartui gates --json`` prints) and the
+        screen as an SVG, side by side in exports/."""
+        import json
+        from datetime import datetime
+
+        from chartui.engine.atomic import atomic_write, reason
+        from chartui.paths import exports_dir, shown
+
+        tr = self.trace
+        if tr is None:
+            self.app.notify("nothing to export yet: trace a passage first (t)", severity="warning")
+            return
+        run = self.active_run
+        stem = f"gates-{datetime.now():%Y%m%d-%H%M%S-%f}"
+        ranking = self.rankings.get((self.gate_layer, self.gate), [])
+        data = {**tr.export(self.gate_layer, self.gate, self.unit, ranking), "run": str(run.path) if run else None}
+        folder = exports_dir()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            atomic_write(folder / f"{stem}.json", json.dumps(data, ensure_ascii=False).encode())
+            self.app.save_screenshot(filename=f"{stem}.svg", path=str(folder))
+        except OSError as exc:
+            self.app.notify(f"could not write to {folder}: {reason(exc)}", severity="error", timeout=8)
+            return
+        self.app.notify(f"wrote {shown(folder / stem)}.json and .svg", timeout=8)
 
     # --- navigation -----------------------------------------------------------------------
 

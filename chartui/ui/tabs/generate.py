@@ -1,6 +1,8 @@
 """The Generate tab: stream text from a run (or the model training right now) and steer it
 from the keyboard while it streams: temperature, top-k, top-p, greedy, seed, speed. Side by
 side: one prompt and seed at three temperatures, or across runs of different architectures.
+Beam search (``b``) shows the likeliest text instead of a draw; ``w`` writes what is shown
+to a file.
 
 Sampling runs in a thread worker over the engine's Sampler (knobs are read before every
 character); characters go into each SampleView's buffer, drained by a 30 Hz timer.
@@ -11,7 +13,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,7 @@ from textual.message import Message
 from textual.widgets import Input, Label, Select, Static
 from textual.worker import get_current_worker
 
-from chartui.display import fmt_loss, printable
+from chartui.display import fmt_loss, printable, unescape
 from chartui.engine.runs import list_runs
 from chartui.errors import ChartuiError
 from chartui.ui.runs import RunHandle
@@ -34,6 +36,9 @@ TOP_K = [None, 40, 20, 10, 5, 1]
 TOP_P = [None, 0.95, 0.9, 0.8, 0.5, 0.2]
 SPEEDS = [25, 50, 100, 200, 500, 2000, 0]  # characters a second per stream; 0 = as fast as it goes
 LENGTH = 3000
+BEAMS = 4  # beam mode: hypotheses kept, and the length penalty that ranks them
+BEAM_ALPHA = 0.6
+BEAM_LENGTH = 600
 
 
 class GenerateTab(ChartuiTab):
@@ -42,20 +47,22 @@ class GenerateTab(ChartuiTab):
     TAB_ID, TAB_TITLE, TAB_ORDER = "generate", "Generate", 20
 
     BINDINGS = [
-        Binding("plus,equals_sign", "temperature(0.1)", "T+", key_display="+"),
-        Binding("minus", "temperature(-0.1)", "T-", key_display="-"),
-        Binding("g", "greedy", "Greedy", show=False),
-        Binding("k", "top_k", "Top-k"),
-        Binding("p", "top_p", "Top-p"),
-        Binding("r", "regenerate", "Regenerate"),
-        Binding("n", "new_seed", "New seed", show=False),
-        Binding("space", "toggle", "Pause/go"),
-        Binding("o", "colour", "Colour by p", show=False),
-        Binding("t", "mode('temperatures')", "0.5/1/1.5"),
-        Binding("a", "mode('runs')", "Across runs"),
-        Binding("left_square_bracket", "speed(-1)", "Slower", key_display="[", show=False),
-        Binding("right_square_bracket", "speed(1)", "Faster", key_display="]", show=False),
-        Binding("escape", "focus_text", "Leave prompt", show=False),
+        Binding("plus,equals_sign", "temperature(0.1)", "T+", key_display="+", id="generate.temperature_up"),
+        Binding("minus", "temperature(-0.1)", "T-", key_display="-", id="generate.temperature_down"),
+        Binding("g", "greedy", "Greedy", show=False, id="generate.greedy"),
+        Binding("k", "top_k", "Top-k", id="generate.top_k"),
+        Binding("p", "top_p", "Top-p", id="generate.top_p"),
+        Binding("r", "regenerate", "Regenerate", id="generate.regenerate"),
+        Binding("n", "new_seed", "New seed", show=False, id="generate.new_seed"),
+        Binding("space", "toggle", "Pause/go", id="generate.toggle"),
+        Binding("o", "colour", "Colour by p", show=False, id="generate.colour"),
+        Binding("t", "mode('temperatures')", "0.5/1/1.5", id="generate.mode_temperatures"),
+        Binding("a", "mode('runs')", "Across runs", id="generate.mode_runs"),
+        Binding("b", "mode('beam')", "Beam", show=False, id="generate.mode_beam"),
+        Binding("w", "write", "Write to file", id="generate.write"),
+        Binding("left_square_bracket", "speed(-1)", "Slower", key_display="[", show=False, id="generate.slower"),
+        Binding("right_square_bracket", "speed(1)", "Faster", key_display="]", show=False, id="generate.faster"),
+        Binding("escape", "focus_text", "Leave prompt", show=False, id="generate.focus_text"),
     ]
 
     class Streaming(Message, bubble=False):
@@ -98,6 +105,8 @@ class GenerateTab(ChartuiTab):
         self._stop = threading.Event()
         self._streaming = False
         self._generation = 0
+        self._shown: dict[str, Any] = {}
+        """What the columns on screen were generated from: prompt, mode, runs, knobs."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="gen-top"):
@@ -214,7 +223,38 @@ class GenerateTab(ChartuiTab):
             self.temperature, self.greedy = 1.0, False  # the chapter's 0.5 / 1.0 / 1.5
         self.action_regenerate()
 
+    def action_write(self) -> None:
+        """Write the text on screen (every column, with what made it) to a file in exports/."""
+        from datetime import datetime
+
+        from chartui.engine.atomic import atomic_write, reason
+        from chartui.paths import exports_dir, shown
+
+        views = [v for v in self.query(SampleView) if not v.parent.parent.has_class("hidden")]  # type: ignore[union-attr]
+        if not self._shown or not any(v.text for v in views):
+            self.app.notify("nothing to write yet: generate some text first (r)", severity="warning")
+            return
+        info = self._shown
+        lines = [
+            f"# chartui generate, {datetime.now():%Y-%m-%d %H:%M:%S}",
+            f"# prompt: {info['prompt']!r}",
+            f"# mode: {info['mode']}",
+        ]
+        for i, (view, run, knob) in enumerate(zip(views, info["runs"], info["knobs"]), 1):
+            settings = "  ".join(f"{k} {v}" for k, v in knob.items())
+            lines += ["", f"## column {i}: run {run}", f"## {settings}", info["prompt"] + view.text]
+        path = exports_dir() / f"generate-{datetime.now():%Y%m%d-%H%M%S-%f}.txt"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(path, ("\n".join(lines) + "\n").encode())
+        except OSError as exc:
+            self.app.notify(f"could not write {path}: {reason(exc)}", severity="error", timeout=8)
+            return
+        self.app.notify(f"wrote {shown(path)}", timeout=8)
+
     def _temperatures(self) -> list[float]:
+        if self.mode == "beam":
+            return [0.0]
         if self.mode == "temperatures":
             return [max(self.temperature - 0.5, 0.05), self.temperature, self.temperature + 0.5]
         return [self.temperature]
@@ -244,7 +284,7 @@ class GenerateTab(ChartuiTab):
     # --- generation -----------------------------------------------------------------------
 
     def action_regenerate(self) -> None:
-        prompt = self.query_one("#prompt", Input).value.replace("\\n", "\n")
+        prompt = unescape(self.query_one("#prompt", Input).value)
         runs = self._runs_for_mode()
         if not runs:
             self.app.notify("no run to generate from: train one in the Train tab, or pick a run (ctrl+r)", severity="warning")
@@ -261,6 +301,8 @@ class GenerateTab(ChartuiTab):
             if self.mode == "runs"
             else [f"T = {t:.2f}" for t in self._temperatures()]
             if self.mode == "temperatures"
+            else [f"beam search: the likeliest of {BEAMS} beams (length penalty {BEAM_ALPHA})"]
+            if self.mode == "beam"
             else [""]
         )
         for i, title in enumerate(titles):
@@ -272,7 +314,9 @@ class GenerateTab(ChartuiTab):
         temps = self._temperatures()
         handles = [self.app.run_handle(runs[i] if self.mode == "runs" else runs[0]) for i in range(columns)]  # type: ignore[attr-defined]
         knobs = [
-            {
+            {"beams": BEAMS, "alpha": BEAM_ALPHA, "length": BEAM_LENGTH}
+            if self.mode == "beam"
+            else {
                 "temperature": 0.0 if self.greedy else temps[min(i, len(temps) - 1)],
                 "top_k": self.top_k,
                 "top_p": self.top_p,
@@ -280,6 +324,7 @@ class GenerateTab(ChartuiTab):
             }
             for i in range(columns)
         ]
+        self._shown = {"prompt": prompt, "mode": self.mode, "runs": [h.name for h in handles], "knobs": knobs}
         self._generate(handles, knobs, prompt, views, self._generation)
 
     def _runs_for_mode(self) -> list[str]:
@@ -301,15 +346,21 @@ class GenerateTab(ChartuiTab):
     def _generate(
         self, handles: list[RunHandle], knobs: list[dict], prompt: str, views: list[SampleView], generation: int
     ) -> None:
-        from chartui.engine.sample import Sampler
+        from chartui.engine.sample import Sampler, Token, beam_search
 
         worker = get_current_worker()
         self._stop.clear()
         try:
             samplers = []
+            streams: list[Iterator[Token]] = []
             for handle, knob in zip(handles, knobs):
                 model, vocab = handle.model()
-                samplers.append(Sampler(model, vocab, prompt=prompt, **knob))
+                if "beams" in knob:  # the whole search first, then its best text streams like a draw
+                    best = beam_search(model, vocab, prompt=prompt, **knob)[0]
+                    streams.append(Token(c, i, p) for c, i, p in zip(best.text, vocab.encode(best.text), best.probs))
+                else:
+                    samplers.append(Sampler(model, vocab, prompt=prompt, **knob))
+                    streams.append(samplers[-1].tokens(LENGTH))
         except Exception as exc:  # a ChartuiError (bad input) or a bug: reported in the app, never fatal
             self.post_message(self.Failed(str(exc) if isinstance(exc, ChartuiError) else f"generation failed: {exc!r}"))
             self.post_message(self.StreamEnded(generation))
@@ -317,7 +368,6 @@ class GenerateTab(ChartuiTab):
         if generation != self._generation:
             return  # a newer generation started while this one loaded its model
         self.post_message(self.Streaming(samplers, generation))
-        streams = [s.tokens(LENGTH) for s in samplers]
         start = time.monotonic()
         produced = 0
         try:
@@ -372,6 +422,8 @@ class GenerateTab(ChartuiTab):
         yield "Generate", "Stream text from the active run", self.action_regenerate
         yield "Compare temperatures", "One prompt at T=0.5, 1.0 and 1.5", lambda: self.action_mode("temperatures")
         yield "Compare architectures", "One prompt across RNN, LSTM and GRU runs", lambda: self.action_mode("runs")
+        yield "Beam search", f"The likeliest text of {BEAMS} beams instead of a draw", lambda: self.action_mode("beam")
+        yield "Write generated text", "Save the columns on screen, with their settings, to exports/", self.action_write
 
     def stop_work(self, timeout: float = 0.0) -> bool:
         self.stop()

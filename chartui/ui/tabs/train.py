@@ -9,6 +9,7 @@ is followed through its metrics.jsonl instead.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -24,17 +25,17 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Select, Sparkline, Static
 from textual.worker import get_current_worker
 
-from chartui.config import ARCHS, DEFAULT_PRESET, ModelConfig, apply_overrides, list_presets, load_preset, to_dict
-from chartui.display import finished_word, fmt_duration, fmt_loss, fmt_rate, params_parts, printable
+from chartui.config import ARCHS, DEFAULT_PRESET, ModelConfig, apply_overrides, build_configs, list_presets, load_preset, to_dict
+from chartui.display import finished_word, fmt_bytes, fmt_duration, fmt_loss, fmt_rate, params_parts, printable
 from chartui.engine.corpus import NAMED
-from chartui.engine.events import CheckpointSaved, Event, Finished, SampleReady, Started, StepDone
+from chartui.engine.events import CheckpointSaved, Event, Finished, PromptReplaced, SampleReady, Started, StepDone
 from chartui.engine.metrics import MetricsFollower
 from chartui.engine.runs import LAST, Run
 from chartui.errors import ChartuiError, ConfigError
 from chartui.ui.history import RunHistory
 from chartui.ui.runs import LiveRun, RunHandle
 from chartui.ui.tabs.base import ChartuiTab
-from chartui.ui.widgets.loss_chart import LossChart
+from chartui.ui.widgets.loss_chart import SMOOTHING, LossChart
 
 # Form fields: (id, label, kind). Numbers are checked by the config's own rules on Start.
 FIELDS = [
@@ -45,6 +46,9 @@ FIELDS = [
     ("lr", "LR", float),
     ("max_seconds", "Budget s", float),
 ]
+# A space outside markup tags ("[b cyan]" keeps its own): a status phrase joins its words with
+# non-breaking spaces so a narrow screen wraps between phrases only.
+_KEEP_TOGETHER = re.compile(r" (?![^\[]*\])")
 # Every cycle the UI spends drawing is taken from training on a small CPU: the numbers refresh
 # ten times a second and the chart (the costly part) twice, which reads as live to a person.
 POST_EVERY = 1 / 10
@@ -57,10 +61,12 @@ class TrainTab(ChartuiTab, can_focus=True):
     TAB_ID, TAB_TITLE, TAB_ORDER = "train", "Train", 10
 
     BINDINGS = [
-        Binding("s", "start", "Start/resume"),
-        Binding("p", "pause", "Pause"),
-        Binding("x", "stop", "Stop"),
-        Binding("c", "toggle_axis", "Steps/chars"),
+        Binding("s", "start", "Start/resume", id="train.start"),
+        Binding("p", "pause", "Pause", id="train.pause"),
+        Binding("x", "stop", "Stop", id="train.stop"),
+        Binding("c", "toggle_axis", "Steps/chars", id="train.toggle_axis"),
+        Binding("m", "smoothing", "Smoothing", id="train.smoothing"),
+        Binding("l", "log_scale", "Log scale", show=False, id="train.log_scale"),
     ]
 
     class StepsDone(Message, bubble=False):
@@ -91,6 +97,13 @@ class TrainTab(ChartuiTab, can_focus=True):
             super().__init__()
             self.text = text
 
+    class Notice(Message, bubble=False):
+        """Something the worker wants the user to know (not an error)."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
     class WorkerDone(Message, bubble=False):
         """The training worker has ended; always its last message."""
 
@@ -115,6 +128,9 @@ class TrainTab(ChartuiTab, can_focus=True):
         # What the form edits: a preset's tables, or the settings of the opened run. The
         # fields override it; everything the form has no field for comes from here.
         self.base: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
+        # When the base is a preset: (its name, the session's overrides). A new run from it is
+        # built for this machine (its fp32 variant where bf16 is slower), with the form's changes.
+        self.base_preset: tuple[str, dict[str, Any]] | None = None
         self.history = RunHistory()
         self.trainer: Any = None  # the engine Trainer while one runs in this app (set on the UI thread)
         self.follower: MetricsFollower | None = None  # a run trained by another process
@@ -127,6 +143,8 @@ class TrainTab(ChartuiTab, can_focus=True):
         self._train_done.set()
         self._stop_requested = threading.Event()
         self._just_trained: Path | None = None  # the app makes it the active run; no need to reopen it
+        self.init_from: Path | None = None
+        """The run the next Start fine-tunes from (chosen with "Fine-tune from a run..."), if any."""
 
     # --- layout -------------------------------------------------------------------------
 
@@ -186,11 +204,12 @@ class TrainTab(ChartuiTab, can_focus=True):
         """Make the preset (with ``overrides``) what the form edits."""
         try:
             preset = load_preset(name)
-            model, train = apply_overrides(preset.model, preset.train, overrides)
+            model, train = build_configs(preset, overrides)
         except ChartuiError as exc:
             self.app.notify(str(exc), severity="error")
             return
         self.base = (to_dict(model), to_dict(train))
+        self.base_preset = (name, dict(overrides or {}))
         self._fill_form(model, train.corpus if overrides and "corpus" in overrides else None)
 
     def _fill_form(self, model: ModelConfig, corpus: str | None = None) -> None:
@@ -211,9 +230,20 @@ class TrainTab(ChartuiTab, can_focus=True):
         if event.select.id == "preset" and event.value is not Select.BLANK and event.select.has_focus:
             self._use_preset(str(event.value))
 
+    def _form_changes(self) -> dict[str, Any]:
+        """The form's values that differ from what it was filled with; ChartuiError if a field
+        is malformed."""
+        values = self._form_values()
+        base = {**self.base[0], **self.base[1]}
+        return {k: v for k, v in values.items() if base.get(k) != v}
+
     def _form_configs(self) -> tuple[str, Any, Any]:
         """(preset name, ModelConfig, TrainConfig) from the form over its base; ChartuiError if
         a field is malformed or a setting out of range."""
+        model, train = apply_overrides(*self.base, self._form_values())
+        return str(self.query_one("#preset", Select).value), model, train
+
+    def _form_values(self) -> dict[str, Any]:
         values: dict[str, Any] = {
             "corpus": self.query_one("#corpus", Input).value.strip() or "shakespeare",
             "arch": self.query_one("#arch", Select).value,
@@ -226,8 +256,7 @@ class TrainTab(ChartuiTab, can_focus=True):
                 values[field_id] = kind(text)
             except ValueError:
                 raise ConfigError(f"{label} must be {'a whole number' if kind is int else 'a number'} (got {text!r})") from None
-        model, train = apply_overrides(*self.base, values)
-        return str(self.query_one("#preset", Select).value), model, train
+        return values
 
     # --- control ------------------------------------------------------------------------
 
@@ -247,9 +276,11 @@ class TrainTab(ChartuiTab, can_focus=True):
             self.app.notify("this run is being trained by another process; the chart follows it", severity="warning")
             return
         try:
-            preset, model, train = self._form_configs()
-            resume = None
-            resume = self._resumable(model, train)
+            preset, model, train = self._form_configs()  # checked here, so bad values are reported at once
+            resume = None if self.init_from else self._resumable(model, train)
+            recipe = (self.base_preset[0], {**self.base_preset[1], **self._form_changes()}) if self.base_preset else None
+            if self.init_from is not None:  # fine-tune: the form's settings over the source's shape
+                recipe = ("", {**self._form_changes(), "__init_from": str(self.init_from)})
         except ChartuiError as exc:
             self.app.notify(str(exc), severity="error", timeout=8)
             return
@@ -261,7 +292,7 @@ class TrainTab(ChartuiTab, can_focus=True):
         self._in_training = True
         self._train_done.clear()
         self.query_one("#train-stats", Static).update("loading the corpus and building the model...")
-        self._train(model, train, preset, resume)
+        self._train(model, train, preset, resume, recipe)
 
     def _resumable(self, model: Any, train: Any) -> Run | None:
         """The opened run, when the form still describes it (Start continues it); None when the
@@ -274,6 +305,34 @@ class TrainTab(ChartuiTab, can_focus=True):
             self.app.notify(f"{self.opened.name} cannot be continued ({exc}); starting a new run", severity="warning", timeout=8)
             return None
         return self.opened if plan.resumable else None
+
+    def action_fine_tune(self) -> None:
+        """Pick the run to start from; the next Start trains a new run from its weights."""
+        from chartui.ui.screens import RunPicker
+
+        if self.is_training:
+            self.app.notify("a run is training; stop it first", severity="warning")
+            return
+
+        def chosen(path: str | None) -> None:
+            if not path:
+                return
+            try:
+                info = Run.open(path).info
+            except ChartuiError as exc:
+                self.app.notify(str(exc), severity="error", timeout=8)
+                return
+            self.init_from, self.opened, self.follower = Path(path), None, None
+            self.base = (to_dict(info.model), self.base[1] or to_dict(info.train))
+            self._fill_form(info.model)
+            self.query_one("#start", Button).label = "Fine-tune"
+            self.query_one("#train-stats", Static).update(
+                f"fine-tuning from [b]{printable(Path(path).name)}[/] ({info.label}): set the corpus to the new text, "
+                "then press s. Its shape stays; the optimizer and schedule start fresh; new characters get new rows."
+            )
+            self.query_one("#corpus", Input).focus()
+
+        self.app.push_screen(RunPicker(), chosen)
 
     def action_pause(self) -> None:
         if self.trainer is None:
@@ -297,6 +356,15 @@ class TrainTab(ChartuiTab, can_focus=True):
         self._chart_version = -1
         self._draw_chart()
 
+    def action_smoothing(self) -> None:
+        """Cycle the train curve's smoothing: none, EMA."""
+        chart = self.query_one("#train-chart", LossChart)
+        chart.set_view(smoothing=SMOOTHING[(SMOOTHING.index(chart.smoothing) + 1) % len(SMOOTHING)])
+
+    def action_log_scale(self) -> None:
+        chart = self.query_one("#train-chart", LossChart)
+        chart.set_view(log_scale=not chart.log_scale)
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
         {"start": self.action_start, "pause": self.action_pause, "stop": self.action_stop}[event.button.id or ""]()
 
@@ -310,6 +378,11 @@ class TrainTab(ChartuiTab, can_focus=True):
 
     def commands(self) -> Iterable[tuple[str, str, Callable[[], object]]]:
         yield "Start training", "Train the form's preset on its corpus (or continue the opened run)", self.action_start
+        yield (
+            "Fine-tune from a run...",
+            "A new run that starts from another run's weights, on the form's corpus",
+            self.action_fine_tune,
+        )
         yield "Pause or resume training", "Hold the trainer between steps", self.action_pause
         yield "Stop training", "Stop and save a resumable checkpoint", self.action_stop
 
@@ -332,9 +405,9 @@ class TrainTab(ChartuiTab, can_focus=True):
     # --- the worker ---------------------------------------------------------------------
 
     @work(thread=True, group="train", exit_on_error=False)
-    def _train(self, model: Any, train: Any, preset: str, resume: Run | None) -> None:
+    def _train(self, model: Any, train: Any, preset: str, resume: Run | None, recipe: tuple[str, dict] | None) -> None:
         try:
-            self._run_trainer(model, train, preset, resume)
+            self._run_trainer(model, train, preset, resume, recipe)
         except Exception as exc:  # a ChartuiError (bad input) or a bug: say so in the app, do not die silently
             self.post_message(
                 self.Failed(str(exc) if isinstance(exc, ChartuiError) else f"training failed unexpectedly: {exc!r}")
@@ -343,14 +416,28 @@ class TrainTab(ChartuiTab, can_focus=True):
             self._train_done.set()
             self.post_message(self.WorkerDone())
 
-    def _run_trainer(self, model: Any, train: Any, preset: str, resume: Run | None) -> None:
+    def _run_trainer(self, model: Any, train: Any, preset: str, resume: Run | None, recipe: tuple[str, dict] | None) -> None:
         """Build the trainer and iterate it, posting what it reports (worker thread)."""
+        from chartui.engine.precision import configs_for_machine
         from chartui.engine.train import Trainer
 
         worker = get_current_worker()
         if resume is not None:
             trainer = Trainer.resume(resume.path, {**to_dict(model), **to_dict(train)}, extend=True)
+        elif recipe is not None and "__init_from" in recipe[1]:
+            from chartui.engine import finetune
+            from chartui.engine.corpus import load_corpus
+
+            changes = {k: v for k, v in recipe[1].items() if k != "__init_from"}
+            corpus = load_corpus(train.corpus)
+            source = finetune.open_source(recipe[1]["__init_from"], corpus.vocab, extend=True)
+            model = finetune.model_config(source, model, changes)
+            trainer = Trainer.new(model, train, preset=preset, corpus=corpus, init_from=source)
+            if source.added:
+                self.post_message(self.Notice(f"fine-tuning: added {len(source.added)} new character(s) to the vocabulary"))
         else:
+            if recipe is not None:  # the preset as this machine trains it (may measure bf16 once)
+                model, train = configs_for_machine(load_preset(recipe[0]), recipe[1])
             trainer = Trainer.new(model, train, preset=preset)
         self.post_message(self.TrainerReady(trainer))
         steps: list[StepDone] = []
@@ -370,6 +457,9 @@ class TrainTab(ChartuiTab, can_focus=True):
                 self.post_message(self.EngineEvent(event))
 
     # --- messages from the worker (UI thread) -------------------------------------------------
+
+    def on_train_tab_notice(self, message: Notice) -> None:
+        self.app.notify(message.text, timeout=8)
 
     def on_train_tab_worker_done(self, message: WorkerDone) -> None:
         if self._in_training:  # ended without a Finished or Failed (it never does; this is the net)
@@ -395,6 +485,8 @@ class TrainTab(ChartuiTab, can_focus=True):
             self.query_one("#train-params", Static).update(
                 f"{total}\n({parts})\n{event.device}, {event.info.precision}\n{event.info.train.batching} batches"
             )
+        elif isinstance(event, PromptReplaced):
+            self.app.notify(event.message, severity="warning", timeout=10)
         elif isinstance(event, SampleReady):
             self._show_samples()
         elif isinstance(event, CheckpointSaved):
@@ -421,6 +513,7 @@ class TrainTab(ChartuiTab, can_focus=True):
         self._set_buttons(running=False)
         self.app.sub_title = ""
         self.opened = None  # the next Start is a new run (open this one to continue it)
+        self.init_from = None
         self._just_trained = path
         self.query_one("#start", Button).label = "Start"
         self.post_message(self.TrainingEnded(path, here=True))
@@ -446,6 +539,7 @@ class TrainTab(ChartuiTab, can_focus=True):
         if summary is not None and summary.info is not None:
             info = summary.info
             self.base = (to_dict(info.model), to_dict(info.train))
+            self.base_preset = None
             self._fill_form(info.model, info.train.corpus)
             select = self.query_one("#preset", Select)
             if info.preset in self._preset_names:
@@ -513,15 +607,30 @@ class TrainTab(ChartuiTab, can_focus=True):
             else:
                 state = "interrupted"
             eta = s.get("eta")
-            text = (
-                f"[b]{state}[/]  epoch [b]{s.get('epoch', 0):.2f}[/]  step [b]{int(s['step']):,}[/]  "
-                f"loss [b cyan]{s['loss']:.4f}[/]  val [b green]{fmt_loss(h.val)}[/] (best {fmt_loss(h.best_val)})  "
-                f"[b]{fmt_rate(s.get('chars_per_s'))}[/] chars/s  {fmt_duration(s.get('elapsed'))} elapsed  "
-                f"ETA {fmt_duration(eta) if eta is not None else '--:--'}  [dim]{self._saved}[/]"
-            )
+            parts = [
+                f"[b]{state}[/]",
+                f"epoch [b]{s.get('epoch', 0):.2f}[/]",
+                f"step [b]{int(s['step']):,}[/]",
+                f"loss [b cyan]{s['loss']:.4f}[/]",
+                f"val [b green]{fmt_loss(h.val)}[/] (best {fmt_loss(h.best_val)})",
+                f"[b]{fmt_rate(s.get('chars_per_s'))}[/] chars/s",
+                f"{fmt_duration(s.get('elapsed'))} elapsed",
+                f"ETA {fmt_duration(eta) if eta is not None else '--:--'}",
+                self._device_text(s),
+                f"[dim]{self._saved}[/]",
+            ]
+            # A narrow screen wraps the line between phrases, never inside one ("0:20 / elapsed").
+            text = "  ".join(_KEEP_TOGETHER.sub("\u00a0", p) for p in parts if p)
         self.query_one("#train-stats", Static).update(text)
         if len(h.recent) % 10 == 0:
             self.query_one("#train-spark", Sparkline).data = list(h.recent)
+
+    def _device_text(self, step: dict[str, Any]) -> str:
+        """Where it trains: ``cpu (2 threads)``, or the GPU's name and the memory it holds."""
+        started = self.history.started or {}
+        device = str(started.get("device") or "")
+        memory = step.get("device_memory")
+        return f"{printable(device)}{f' [b]{fmt_bytes(memory)}[/]' if isinstance(memory, int) else ''}" if device else ""
 
     def _show_samples(self) -> None:
         from rich.text import Text

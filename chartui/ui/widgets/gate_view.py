@@ -27,14 +27,14 @@ class GateText(Widget, can_focus=True):
     GateText { height: auto; padding: 0 1; }
     """
     BINDINGS = [
-        Binding("left", "move(-1)", "Char", show=False),
-        Binding("right", "move(1)", "Char", key_display="←→"),
-        Binding("home", "move_to(0)", "Start", show=False),
-        Binding("end", "move_to(-1)", "End", show=False),
+        Binding("left", "move(-1)", "Char", show=False, id="gate_text.previous_char"),
+        Binding("right", "move(1)", "Char", key_display="←→", id="gate_text.next_char"),
+        Binding("home", "move_to(0)", "Start", show=False, id="gate_text.first_char"),
+        Binding("end", "move_to(-1)", "End", show=False, id="gate_text.last_char"),
         # Up/down pick the unit (the Gates tab's job); bound here so the scroll view around
         # this widget does not take them for scrolling.
-        Binding("up", "unit(-1)", "Unit", show=False),
-        Binding("down", "unit(1)", "Unit", show=False),
+        Binding("up", "unit(-1)", "Unit", show=False, id="gate_text.previous_unit"),
+        Binding("down", "unit(1)", "Unit", show=False, id="gate_text.next_unit"),
     ]
 
     cursor = reactive(0)

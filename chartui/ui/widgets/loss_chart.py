@@ -1,29 +1,58 @@
 """A loss chart (textual-plotext): train and validation loss against steps or characters.
 
-Plotting cost grows with points and runs on the UI thread, so every series is downsampled
-to about twice the plot's width before drawing, and callers redraw it at a few hertz.
+Plotting cost grows with points and runs on the UI thread, so every series is cut down to
+about twice the plot's width before drawing, and callers redraw it at a few hertz. The cut
+keeps each bucket's lowest and highest point (not its mean), so a spike or a divergence stays
+on screen however long the run. Optional EMA smoothing (as TensorBoard's slider does) and a
+log scale (log10 of the loss on a linear axis: plotext's own log axes fail on redraw).
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Sequence
 
+import numpy as np
 from textual_plotext import PlotextPlot
 
 COLOURS = ["cyan", "orange", "green", "magenta", "yellow", "blue", "red", "white"]
+SMOOTHING = ("none", "ema")
+EMA_WEIGHT = 0.9  # each point keeps this much of the running average
 
 
 def downsample(xs: Sequence[float], ys: Sequence[float], n: int) -> tuple[list[float], list[float]]:
-    """At most ``n`` points: the mean of each of ``n`` equal runs of the input."""
+    """At most ``n`` points: for each of ``n // 2`` equal runs of the input, its lowest and its
+    highest point, in the order they came (extremes survive, so spikes stay visible)."""
     if len(xs) <= n or n < 2:
         return list(xs), list(ys)
-    out_x, out_y = [], []
-    size = len(xs) / n
-    for i in range(n):
-        a, b = int(i * size), max(int((i + 1) * size), int(i * size) + 1)
-        out_x.append(sum(xs[a:b]) / (b - a))
-        out_y.append(sum(ys[a:b]) / (b - a))
-    return out_x, out_y
+    x, y = np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
+    buckets = n // 2
+    edges = np.linspace(0, len(x), buckets + 1).astype(np.int64)
+    keep: list[int] = []
+    for a, b in itertools.pairwise(edges):
+        if b <= a:
+            continue
+        seg = y[a:b]
+        if np.all(np.isnan(seg)):
+            keep.append(int(a))
+            continue
+        keep.extend(sorted({int(a + np.nanargmin(seg)), int(a + np.nanargmax(seg))}))
+    idx = np.asarray(keep)
+    return x[idx].tolist(), y[idx].tolist()
+
+
+def ema(ys: Sequence[float], weight: float = EMA_WEIGHT) -> list[float]:
+    """Exponential moving average with the start-up bias removed (TensorBoard's smoothing)."""
+    out, avg, norm = [], 0.0, 0.0
+    for y in ys:
+        if not math.isfinite(y):
+            out.append(y)
+            continue
+        avg = weight * avg + (1 - weight) * y
+        norm = weight * norm + (1 - weight)
+        out.append(avg / norm)
+    return out
 
 
 class LossChart(PlotextPlot):
@@ -33,6 +62,11 @@ class LossChart(PlotextPlot):
         super().__init__(**kwargs)
         self.title = title
         self.xlabel = "step"
+        self.smoothing = "none"
+        """``none`` or ``ema``: applied to the first line (the noisy train loss) only."""
+        self.log_scale = False
+        self._raw: list[tuple[str, Sequence[float], Sequence[float]]] = []
+        self._markers: Sequence[str] | None = None
         self._lines: list[tuple[str, list[float], list[float], str, str]] = []
 
     def set_lines(
@@ -42,13 +76,29 @@ class LossChart(PlotextPlot):
         xlabel: str = "step",
         markers: Sequence[str] | None = None,
     ) -> None:
-        """``lines``: (label, x, y) per curve. Downsampled here to the widget's width."""
+        """``lines``: (label, x, y) per curve. Smoothed and cut down to the widget's width here."""
+        self._raw, self._markers, self.xlabel = lines, markers, xlabel
+        self._prepare()
+
+    def set_view(self, *, smoothing: str | None = None, log_scale: bool | None = None) -> None:
+        """Change how the same lines are shown, and redraw."""
+        if smoothing is not None:
+            self.smoothing = smoothing
+        if log_scale is not None:
+            self.log_scale = log_scale
+        self._prepare()
+
+    def _prepare(self) -> None:
         n = max(2 * max(self.size.width, 40), 40)
-        self.xlabel = xlabel
         self._lines = []
-        for i, (label, xs, ys) in enumerate(lines):
-            dx, dy = downsample(xs, ys, n)
-            marker = markers[i] if markers else "braille"
+        for i, (label, xs, ys) in enumerate(self._raw):
+            values = list(ys)
+            if self.smoothing == "ema" and i == 0:
+                values = ema(values)
+            if self.log_scale:
+                values = [math.log10(v) if v > 0 else float("nan") for v in values]
+            dx, dy = downsample(xs, values, n)
+            marker = self._markers[i] if self._markers else "braille"
             self._lines.append((label, dx, dy, COLOURS[i % len(COLOURS)], marker))
         self.refresh()
 
@@ -56,7 +106,8 @@ class LossChart(PlotextPlot):
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.title(self.title)
+        view = [w for w, on in (("EMA", self.smoothing == "ema"), ("log10", self.log_scale)) if on]
+        plt.title(self.title + (f" ({', '.join(view)})" if view else ""))
         plt.xlabel(self.xlabel)
         drawn = False
         for label, xs, ys, colour, marker in self._lines:
