@@ -5,4 +5,4 @@ Importing the package is cheap on purpose: no torch, no Textual. The engine live
 command line in ``chartui.cli``.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -26,6 +26,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
+from chartui import memory
 from chartui.config import DEFAULT_PRESET
 from chartui.engine.runs import list_runs, resolve_run
 from chartui.errors import ChartuiError
@@ -36,6 +37,7 @@ from chartui.ui.tabs.base import ChartuiTab, tab_classes
 from chartui.ui.tabs.train import TrainTab
 
 MIN_WIDTH, MIN_HEIGHT = 80, 24
+TRIM_EVERY = 30.0  # seconds between returns of free heap memory to the system (chartui.memory)
 
 
 class ChartuiApp(App[None]):
@@ -86,6 +88,8 @@ class ChartuiApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        memory.limit_arenas()  # before the workers start: frees are reused across threads
+        self.set_interval(TRIM_EVERY, memory.trim)  # and free pages go back to the system
         self._apply_settings()
         self._tabs_at_exit = self.tabs  # still reachable after the app has stopped running
         self._tabs_at_exit[0].focus_default()
