@@ -1,12 +1,22 @@
-"""Soak: train inside the app for 30 minutes (the `cpu` preset) and watch the process's resident
-memory and the key latency. Histories are bounded, so memory should stay flat.
+"""Soak: train inside the app for an hour (the `cpu` preset) and watch the process's resident
+memory and the key-to-screen latency on every tab; optionally with a second app following the
+run (`--follow`). Histories are bounded and the app returns free heap memory to the system
+(chartui/memory.py), so memory should stay flat.
 
-    python benchmarks/soak.py --minutes 30
+Every cycle visits the five tabs. For each it times the tab switch (the key, to the tab's own
+content on screen) and then the first key pressed in that tab (the key, to the change it makes
+on screen): Train `c` (steps/characters axis), Generate `+`/`-` (temperature), Gates `g` (gate),
+Compare `v` (train/validation curves); Data has no cheap key and is timed by its switch.
+The memory figure is the slope of a least-squares line through the samples of the last 40
+minutes (or the last two thirds of a shorter soak), in MB per hour.
+
+    python benchmarks/soak.py --minutes 60 --follow
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -14,37 +24,126 @@ from pathlib import Path
 from common import corpus_path, emit, log, machine, median
 from tmux_driver import Session, chartui_exe, preset_file, rss_mb
 
+# (tab key, a pattern only that tab shows, its name)
+TABS = [
+    ("2", r"top-k \S+\s+top-p", "generate"),
+    ("3", r"Interesting units", "gates"),
+    ("4", r"vocabulary\s+\d+ distinct", "data"),
+    ("5", r"Runs in checkpoints/", "compare"),
+    ("1", r"Samples as training goes", "train"),
+]
+
+
+def _until(session: Session, test, timeout: float = 10.0) -> float:
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout:
+        if test(session.screen()):
+            return time.perf_counter() - start
+    raise TimeoutError(f"no change on screen; it shows:\n{session.screen()}")
+
+
+def probe_tab(session: Session, key: str, marker: str, name: str) -> dict:
+    """Switch to a tab, then press its key; both latencies in seconds (None where not timed)."""
+    start = time.perf_counter()
+    session.keys(key)
+    _until(session, lambda s: re.search(marker, s) is not None)
+    switch = time.perf_counter() - start
+    first = None
+    screen = session.screen()
+    if name == "generate":
+        t = re.search(r"T (\d\.\d\d) ", screen)
+        if t:
+            target = "0.90" if t.group(1) == "0.80" else "0.80"
+            first = session.key_latency("+" if target == "0.90" else "-", rf"T {target} ")
+    elif name == "train":
+        showing_chars = "characters seen" in screen
+        start = time.perf_counter()
+        session.keys("c")
+        first = _until(session, lambda s: ("characters seen" in s) != showing_chars)
+    elif name == "gates":
+        gate = re.search(r"gate (\w+)", screen)
+        if gate:  # traced (the live model): g moves to the next gate
+            start = time.perf_counter()
+            session.keys("g")
+            first = _until(session, lambda s: (m := re.search(r"gate (\w+)", s)) is not None and m.group(1) != gate.group(1))
+    elif name == "compare":
+        showing_val = "validation loss against" in screen
+        start = time.perf_counter()
+        session.keys("v")
+        first = _until(session, lambda s: ("validation loss against" in s) != showing_val)
+    return {"tab": name, "switch_s": round(switch, 4), "first_key_s": None if first is None else round(first, 4)}
+
+
+def slope_mb_per_hour(samples: list[dict], last_minutes: float) -> float | None:
+    pts = [(s["minute"], s["rss_mb"]) for s in samples if s["minute"] >= samples[-1]["minute"] - last_minutes]
+    if len(pts) < 3:
+        return None
+    n = len(pts)
+    mx, my = sum(p[0] for p in pts) / n, sum(p[1] for p in pts) / n
+    sxx = sum((p[0] - mx) ** 2 for p in pts)
+    return None if sxx == 0 else round(60 * sum((p[0] - mx) * (p[1] - my) for p in pts) / sxx, 2)
+
+
+def p95(values: list[float]) -> float | None:
+    v = sorted(x for x in values if x is not None)
+    return round(v[int(0.95 * (len(v) - 1))] * 1000, 1) if v else None
+
+
+def summary(probes: list[dict]) -> dict:
+    out = {}
+    for name in ("all", *(t[2] for t in TABS)):
+        mine = [p for p in probes if name == "all" or p["tab"] == name]
+        switch = [p["switch_s"] for p in mine]
+        first = [p["first_key_s"] for p in mine if p["first_key_s"] is not None]
+        out[name] = {
+            "n": len(mine),
+            "switch_median_ms": round(median(switch) * 1000, 1) if switch else None,
+            "switch_p95_ms": p95(switch),
+            "first_key_median_ms": round(median(first) * 1000, 1) if first else None,
+            "first_key_p95_ms": p95(first),
+        }
+    return out
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus")
     ap.add_argument("--preset", default="cpu")
-    ap.add_argument("--minutes", type=float, default=30.0)
-    ap.add_argument("--every", type=float, default=30.0, help="seconds between memory samples")
+    ap.add_argument("--minutes", type=float, default=60.0)
+    ap.add_argument("--every", type=float, default=30.0, help="seconds between cycles (memory sample + probes)")
+    ap.add_argument("--follow", action="store_true", help="also run a second app that follows the run, probed the same way")
     args = ap.parse_args()
     exe = chartui_exe()
     home = Path(tempfile.mkdtemp(prefix="chartui-soak-"))
     seconds = args.minutes * 60
     preset = preset_file(args.preset, home, max_seconds=seconds + 600)  # the clock below ends the soak, not the budget
-    session = Session(f"{exe} ui --corpus {corpus_path(args.corpus)} --preset {preset}", env={"CHARTUI_HOME": str(home)})
-    samples, latencies = [], []
+    env = {"CHARTUI_HOME": str(home), "CHARTUI_CONFIG": str(home / "config.toml")}
+    session = Session(f"{exe} ui --corpus {corpus_path(args.corpus)} --preset {preset}", env=env)
+    follower: Session | None = None
+    samples: list[dict] = []
+    probes: list[dict] = []
+    follower_probes: list[dict] = []
     try:
         session.wait_for(r"Press s to train")
         pid = session.pid()
         session.keys("s")
         session.wait_for(r"step\s[\d,]+\s+loss", timeout=120)
+        if args.follow:
+            (run,) = [p for p in (home / "checkpoints").iterdir() if (p / "run.json").is_file()]
+            follower = Session(f"{exe} ui {run}", env=env)
+            follower.wait_for(r"following", timeout=60)
         start = time.monotonic()
-        temperature = 0.8
         while time.monotonic() - start < seconds:
-            samples.append({"minute": round((time.monotonic() - start) / 60, 2), "rss_mb": round(rss_mb(pid), 1)})
-            session.keys("2")  # probe responsiveness on the Generate tab, then go back to the chart
-            session.wait_for(r"T \d\.\d\d ", timeout=10)
-            for _ in range(5):
-                key, temperature = ("+", 0.9) if temperature == 0.8 else ("-", 0.8)
-                latencies.append(session.key_latency(key, rf"T {temperature:.2f}"))
-                time.sleep(0.2)
-            session.keys("1")
-            log(samples[-1], f"latency median {median(latencies[-5:]) * 1000:.0f} ms")
+            sample = {"minute": round((time.monotonic() - start) / 60, 2), "rss_mb": round(rss_mb(pid), 1)}
+            if follower is not None:
+                sample["follower_rss_mb"] = round(rss_mb(follower.pid()), 1)
+            samples.append(sample)
+            cycle = [probe_tab(session, *tab) for tab in TABS]
+            probes.extend(cycle)
+            if follower is not None:
+                follower_probes.extend(probe_tab(follower, *tab) for tab in TABS)
+            worst = max(max(p["switch_s"], p["first_key_s"] or 0) for p in cycle)
+            log(sample, f"slowest probe {worst * 1000:.0f} ms")
             time.sleep(args.every)
         session.keys("C-q")
         session.wait_for("A run is training", timeout=10)
@@ -55,29 +154,33 @@ def main() -> None:
         exit_seconds = time.monotonic() - end
     finally:
         session.close()
+        if follower is not None:
+            follower.close()
+    window = min(40.0, args.minutes * 2 / 3)
     rss = [s["rss_mb"] for s in samples]
-    latencies.sort()
-    emit(
-        {
-            "benchmark": "soak",
-            "machine": machine(),
-            "preset": args.preset,
-            "minutes": args.minutes,
-            "rss_mb": {
-                "first": rss[0],
-                "after_5_min": next((s["rss_mb"] for s in samples if s["minute"] >= 5), rss[-1]),
-                "last": rss[-1],
-                "max": max(rss),
-            },
-            "key_latency_ms": {
-                "n": len(latencies),
-                "median": round(median(latencies) * 1000, 1),
-                "p95": round(latencies[int(0.95 * (len(latencies) - 1))] * 1000, 1),
-            },
-            "quit_seconds": round(exit_seconds, 2),
-            "samples": samples,
+    result = {
+        "benchmark": "soak",
+        "machine": machine(),
+        "preset": args.preset,
+        "minutes": args.minutes,
+        "rss_mb": {"first": rss[0], "last": rss[-1], "max": max(rss), "min": min(rss)},
+        "rss_slope_mb_per_hour": slope_mb_per_hour(samples, window),
+        "slope_window_minutes": window,
+        "latency": summary(probes),
+        "quit_seconds": round(exit_seconds, 2),
+        "samples": samples,
+        "probes": probes,
+    }
+    if follower_probes:
+        follower_rss = [s["follower_rss_mb"] for s in samples]
+        result["follower"] = {
+            "rss_mb": {"first": follower_rss[0], "last": follower_rss[-1], "max": max(follower_rss)},
+            "rss_slope_mb_per_hour": slope_mb_per_hour(
+                [{"minute": s["minute"], "rss_mb": s["follower_rss_mb"]} for s in samples], window
+            ),
+            "latency": summary(follower_probes),
         }
-    )
+    emit(result)
 
 
 if __name__ == "__main__":
