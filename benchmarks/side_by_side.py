@@ -23,6 +23,7 @@ is left out.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -155,7 +156,8 @@ def _nanogpt_windows(work: Path, val_ids) -> dict:
     from model import GPT, GPTConfig  # nanoGPT's own model.py
 
     ckpt = torch.load(work / "out" / "ckpt.pt", map_location="cpu", weights_only=False)  # nanoGPT's file, its format
-    model = GPT(GPTConfig(**ckpt["model_args"]))
+    with contextlib.redirect_stdout(sys.stderr):  # nanoGPT prints its parameter count; stdout is our JSON
+        model = GPT(GPTConfig(**ckpt["model_args"]))
     model.load_state_dict({k.removeprefix("_orig_mod."): v for k, v in ckpt["model"].items()})
     model.eval()
     data = torch.as_tensor(val_ids.astype("int64"))

@@ -205,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also report dynamic evaluation (Krause et al. 2018): a copy of the model adapts as it reads; the run is not changed",
     )
     p.add_argument(
-        "--dynamic-lr", dest="dynamic_lr", type=_number, default=0.002, help="dynamic evaluation's step size (default 0.002)"
+        "--dynamic-lr", dest="dynamic_lr", type=_number, default=0.001, help="dynamic evaluation's step size (default 0.001)"
     )
     p.add_argument(
         "--dynamic-decay",
@@ -400,7 +400,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         silence_stdout()
         return 0
-    except OSError as exc:  # stdout on a full disk (`> /dev/full`), a file system gone read-only
+    except OSError as exc:
+        if exc.filename is not None:  # a file the command touched: say which, and why
+            sys.stderr.write(f"chartui: error: {exc.strerror or exc}: {exc.filename}\n")
+            return 1
+        # stdout on a full disk (`> /dev/full`), closed, or on a file system gone read-only
         from chartui.console.render import silence_stdout
 
         silence_stdout()

@@ -366,8 +366,11 @@ class Preset:
         return bool(self.fp32)
 
     def tiers(self, precision: str | None = None) -> dict[float, dict[str, dict[str, Any]]]:
-        """The budget tiers that apply in ``precision``."""
-        return self.fp32.get("scale", {}) if precision == "fp32" and self.fp32 else self.scale
+        """The budget tiers that apply in ``precision``: in fp32 the variant's own
+        ``[fp32.scale.N]`` tiers where it has any, else the preset's ``[scale.N]``."""
+        if precision == "fp32" and self.fp32 and self.fp32.get("scale"):
+            return self.fp32["scale"]
+        return self.scale
 
 
 def _preset_files() -> dict[str, Any]:

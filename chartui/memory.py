@@ -12,7 +12,8 @@ Windows, musl):
 - ``trim``: now and then, ``malloc_trim(0)`` returns free pages at the top of every arena
   and unused whole pages inside them to the system.
 
-The app calls both (chartui/ui/app.py); benchmarks/soak.py measures the result.
+`chartui ui` caps the arenas before the app starts (chartui/console/ui_cmd.py) and the app
+trims on a timer (chartui/ui/app.py); benchmarks/soak.py measures the result.
 """
 
 from __future__ import annotations

@@ -88,22 +88,22 @@ def save_setting(key: str, value: str) -> Path:
         text = ""
     line = f"{key} = {_quoted(value)}"
     # Only the top-level table: the first line that sets the key before any [table] header.
-    top, sep, rest = _split_top(text)
+    top, rest = _split_top(text)
     pattern = re.compile(rf"^\s*{key}\s*=.*$", re.M)
     top = (
-        pattern.sub(line, top, count=1)
+        pattern.sub(lambda _: line, top, count=1)  # the line as it is: a backslash in it is no escape
         if pattern.search(top)
         else (top + ("\n" if top and not top.endswith("\n") else "") + line + "\n")
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, (top + sep + rest).encode("utf-8"))
+    atomic_write(path, (top + rest).encode("utf-8"))
     return path
 
 
-def _split_top(text: str) -> tuple[str, str, str]:
-    """(the top-level part, "", the tables from the first [header] on)."""
+def _split_top(text: str) -> tuple[str, str]:
+    """(the top-level part, the tables from the first [header] on)."""
     m = re.search(r"^\s*\[", text, re.M)
-    return (text, "", "") if m is None else (text[: m.start()], "", text[m.start() :])
+    return (text, "") if m is None else (text[: m.start()], text[m.start() :])
 
 
 def _quoted(value: str) -> str:

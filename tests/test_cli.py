@@ -240,6 +240,8 @@ def bad_files(tmp_path_factory):
         (["train", "--corpus", "{d}/latin1.txt", "--max-steps", "1"], "not UTF-8"),
         (["train", "--corpus", "{d}/short.txt", "--max-steps", "1"], "shorter than one batch"),
         (["train", "--preset", "nope"], "unknown preset 'nope'"),
+        (["train", "--nproc", "2", "--batch-size", "33", "--max-steps", "1"], "does not split evenly over --nproc 2"),
+        (["train", "--nproc", "2", "--device", "cuda", "--max-steps", "1"], "needs 2 GPUs"),
         (["train", "--arch", "transformer"], "invalid choice"),
         (["train", "--device", "tpu"], "unknown device 'tpu'"),
         (["train", "--hidden", "0", "--max-steps", "1"], "--hidden must be"),

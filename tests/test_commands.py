@@ -241,3 +241,16 @@ def test_the_settings_file_gives_defaults_and_a_bad_one_is_one_line(small_corpus
         res = chartui("train", "--max-steps", "1", "--run", str(tmp_path / "never"), env=env)
         assert res.returncode == 2 and says in res.stderr and len(res.stderr.strip().splitlines()) == 1
         assert not (tmp_path / "never").exists()
+
+
+def test_a_saved_setting_keeps_backslashes_and_the_rest_of_the_file(tmp_path, monkeypatch):
+    from chartui.settings import load_settings, save_setting
+
+    config = tmp_path / "config.toml"
+    monkeypatch.setenv("CHARTUI_CONFIG", str(config))
+    config.write_text('preset = "old"\n[keymap]\n"train.stop" = "f9"\n')
+    save_setting("preset", r"C:\presets\mine.toml")  # a Windows path: \p and \m are no escapes
+    save_setting("corpus", r"D:\texts\1")
+    loaded = load_settings()
+    assert loaded.preset == r"C:\presets\mine.toml" and loaded.corpus == r"D:\texts\1"
+    assert '"train.stop" = "f9"' in config.read_text()

@@ -87,5 +87,5 @@ def _dynamic(args: argparse.Namespace, loaded: LoadedModel, ids, device) -> tupl
         train = split_ids(run_corpus(info), info.vocab, info.train.val_fraction)[0]
     except CorpusError as exc:
         raise CorpusError(f"dynamic evaluation needs the run's training text to set its step sizes: {exc}") from None
-    train = train[-(settings.rms_batches * settings.segment + 1) :]  # the part nearest the validation split
+    train = train[-(2 * settings.rms_batches * settings.segment + 1) :]  # nearest the validation split; half warm-up
     return evaluate_dynamic(loaded.model, ids, train_ids=train, settings=settings, device=device), settings

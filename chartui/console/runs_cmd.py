@@ -74,7 +74,11 @@ def _delete(args: argparse.Namespace) -> int:
             sys.stderr.write(f"{r.path}: {len(ours)} file(s), {fmt_bytes(size)}{kept}\n")
         sys.stderr.write(f"delete {len(plans)} run(s)? [y/N] ")
         sys.stderr.flush()
-        if input().strip().lower() not in ("y", "yes"):
+        try:
+            answer = input()
+        except EOFError:  # Ctrl-D: no
+            answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
             sys.stderr.write("nothing deleted\n")
             return 1
     done = []

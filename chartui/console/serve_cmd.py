@@ -44,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
             style="yellow",
             markup=False,
         )
-    url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
+    shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    url = f"http://{f'[{shown_host}]' if ':' in shown_host else shown_host}:{args.port}"  # an IPv6 address in brackets
     if args.json:
         print_json({"url": url, "host": args.host, "port": args.port, "run": str(opened.path) if opened else None})
         sys.stdout.flush()

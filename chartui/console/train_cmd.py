@@ -20,7 +20,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from chartui.config import DEFAULT_PRESET, load_preset, overrides_from
+from chartui.config import DEFAULT_PRESET, build_configs, load_preset, overrides_from
 from chartui.console.render import is_tty, print_json, silence_stdout, stderr_console, stdout_console
 from chartui.console.signals import stop_on_signals
 from chartui.display import finished_word, fmt_duration, fmt_loss, fmt_rate, params_line, printable
@@ -40,35 +40,19 @@ def run(args: argparse.Namespace) -> int:
     if args.nproc is not None and args.nproc < 1:
         raise ConfigError(f"--nproc must be a whole number of at least 1 (got {args.nproc})")
     if args.nproc and args.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        _check_launch(args, args.nproc)
         return _launch_torchrun(args.nproc)
     overrides = overrides_from(args)
     # Before any run folder exists, so a missing package or a bad folder refuses cleanly; under
     # torchrun only rank 0 writes.
     main_rank = os.environ.get("RANK", "0") == "0"
     tensorboard = TensorBoardWriter(args.tensorboard) if args.tensorboard and main_rank else None
-    if args.resume:
-        if args.init_from:
-            raise ConfigError("--resume continues a run; --init-from starts a new one from a run's weights: give one of them")
-        if args.preset or args.run:
-            raise ConfigError(
-                "--resume continues a run as it was trained; drop --preset and --run (budget and rate flags may change)"
-            )
-        trainer = Trainer.resume(args.resume, overrides)
-    else:
-        user = load_settings()  # the settings file's default preset and corpus, when not given here
-        preset = load_preset(args.preset or user.preset or DEFAULT_PRESET)
-        if user.corpus and overrides.get("corpus") is None:
-            overrides["corpus"] = user.corpus
-        model_config, train_config = configs_for_machine(preset, overrides)
-        corpus, source = None, None
-        if args.init_from is not None:
-            corpus = load_corpus(train_config.corpus)
-            source = finetune.open_source(args.init_from, corpus.vocab, extend=args.extend_vocab)
-            given = {k: v for k, v in overrides.items() if v is not None}
-            model_config = finetune.model_config(source, model_config, given)
-        elif args.extend_vocab:
-            raise ConfigError("--extend-vocab grows the vocabulary of the run given with --init-from; add --init-from RUN")
-        trainer = Trainer.new(model_config, train_config, run=args.run, preset=preset.name, corpus=corpus, init_from=source)
+    try:
+        trainer = _trainer(args, overrides)
+    except BaseException:
+        if tensorboard is not None:
+            tensorboard.close()
+        raise
     if tensorboard is not None:
         trainer.sinks.append(tensorboard)
     try:
@@ -76,6 +60,32 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for sink in trainer.sinks:
             sink.close()
+
+
+def _trainer(args: argparse.Namespace, overrides: dict) -> Trainer:
+    """A new run's trainer, or a resumed one's, as the flags say."""
+    if args.resume:
+        if args.init_from:
+            raise ConfigError("--resume continues a run; --init-from starts a new one from a run's weights: give one of them")
+        if args.preset or args.run:
+            raise ConfigError(
+                "--resume continues a run as it was trained; drop --preset and --run (budget and rate flags may change)"
+            )
+        return Trainer.resume(args.resume, overrides)
+    user = load_settings()  # the settings file's default preset and corpus, when not given here
+    preset = load_preset(args.preset or user.preset or DEFAULT_PRESET)
+    if user.corpus and overrides.get("corpus") is None:
+        overrides["corpus"] = user.corpus
+    model_config, train_config = configs_for_machine(preset, overrides)
+    corpus, source = None, None
+    if args.init_from is not None:
+        corpus = load_corpus(train_config.corpus)
+        source = finetune.open_source(args.init_from, corpus.vocab, extend=args.extend_vocab)
+        given = {k: v for k, v in overrides.items() if v is not None}
+        model_config = finetune.model_config(source, model_config, given)
+    elif args.extend_vocab:
+        raise ConfigError("--extend-vocab grows the vocabulary of the run given with --init-from; add --init-from RUN")
+    return Trainer.new(model_config, train_config, run=args.run, preset=preset.name, corpus=corpus, init_from=source)
 
 
 def _report(args: argparse.Namespace, trainer: Trainer) -> int:
@@ -98,6 +108,24 @@ def _report(args: argparse.Namespace, trainer: Trainer) -> int:
         stderr_console().print(f"chartui: error: {finished.message}", markup=False)
     code = EXIT.get(finished.reason, 1)
     return 143 if code == 130 and signals.get("last") == signal.SIGTERM else code
+
+
+def _check_launch(args: argparse.Namespace, nproc: int) -> None:
+    """What every process of a torchrun job would refuse, refused once, before it starts."""
+    if args.resume:
+        return  # the run's own checks (its world size, its batch) speak from rank 0
+    preset = load_preset(args.preset or load_settings().preset or DEFAULT_PRESET)
+    _, train = build_configs(preset, overrides_from(args))
+    if train.batch_size % nproc:
+        raise ConfigError(
+            f"--batch-size {train.batch_size} does not split evenly over --nproc {nproc} processes; give a multiple of {nproc}"
+        )
+    if train.device.startswith("cuda"):
+        import torch
+
+        count = torch.cuda.device_count()
+        if nproc > count:
+            raise ConfigError(f"--nproc {nproc} needs {nproc} GPUs and this machine has {count}; give --nproc {count} or fewer")
 
 
 def _launch_torchrun(nproc: int) -> int:

@@ -30,6 +30,9 @@ def run(args: argparse.Namespace) -> int:
             "the app needs a terminal that can move the cursor, and TERM=dumb says this one cannot; "
             "run it in a terminal emulator or tmux (TERM=xterm-256color), or use the headless commands"
         )
+    from chartui import memory
+
+    memory.limit_arenas()  # before any thread exists (Textual's, the workers'): frees are then reused across threads
     from chartui.ui.app import ChartuiApp
 
     app = ChartuiApp(

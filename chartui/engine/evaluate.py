@@ -33,6 +33,15 @@ STREAMS = 16
 CHUNK = 512
 
 
+def _as_numpy(ids: np.ndarray | torch.Tensor) -> np.ndarray:
+    return ids.numpy() if isinstance(ids, torch.Tensor) else ids
+
+
+def _long(ids: np.ndarray) -> torch.Tensor:
+    """Some ids (a slice or a gather of a maybe read-only memory map) as an int64 tensor."""
+    return torch.from_numpy(np.array(ids, dtype=np.int64))  # a copy: writable, whatever the source
+
+
 @dataclass(frozen=True)
 class EvalResult:
     """Scores over ``chars`` predicted characters."""
@@ -74,7 +83,7 @@ def evaluate_ids(
     """Score ``ids`` (N,): the mean loss over its N-1 next-character predictions.
 
     ``ids`` may be a memory map: it is read a block of columns at a time, never whole."""
-    data = ids.numpy() if isinstance(ids, torch.Tensor) else ids
+    data = _as_numpy(ids)
     n = len(data) - 1
     if n < 1:
         raise CorpusError("the text to score needs at least 2 characters the model knows")
@@ -114,22 +123,22 @@ def evaluate_windows(
 ) -> EvalResult:
     """nanoGPT's protocol: the mean loss over ``windows`` random windows of ``block``
     characters of ``ids``, each read from a zero state (starts drawn from ``seed``)."""
-    data = torch.as_tensor(ids).long()
-    if data.numel() < block + 1:
-        raise CorpusError(f"the text to score has {data.numel():,} characters; windows of {block} need at least {block + 1}")
+    data = _as_numpy(ids)  # maybe a memory map: only the windows are read
+    if len(data) < block + 1:
+        raise CorpusError(f"the text to score has {len(data):,} characters; windows of {block} need at least {block + 1}")
     device = torch.device(device) if device is not None else next(model.parameters()).device
     was_training = model.training
     model.eval()
-    starts = torch.randint(0, data.numel() - block, (windows,), generator=torch.Generator().manual_seed(seed))
-    offsets = torch.arange(block)
+    starts = torch.randint(0, len(data) - block, (windows,), generator=torch.Generator().manual_seed(seed)).numpy()
+    offsets = np.arange(block)
     total = 0.0
     try:
         for i in range(0, windows, batch):
             ix = starts[i : i + batch, None] + offsets  # (B, T)
-            logits, _ = model(data[ix].to(device))  # (B, T, V), from a zero state
+            logits, _ = model(_long(data[ix]).to(device))  # (B, T, V), from a zero state
             total += float(
                 F.cross_entropy(
-                    logits.float().reshape(-1, logits.shape[-1]), data[ix + 1].to(device).reshape(-1), reduction="sum"
+                    logits.float().reshape(-1, logits.shape[-1]), _long(data[ix + 1]).to(device).reshape(-1), reduction="sum"
                 )
             )
     finally:
@@ -143,12 +152,15 @@ class DynamicSettings:
 
     segment: int = 50
     """Characters scored, then learned from, at a time."""
-    lr: float = 0.002
+    lr: float = 0.001
     """Step size of each update (scaled per weight by its gradients' RMS on training text)."""
     decay: float = 0.01
     """Pull back toward the trained weights at every update, so adaptation stays local."""
+    beta: float = 0.99
+    """How slowly the normaliser forgets: each update's gradient enters it with weight 1 - beta."""
     rms_batches: int = 100
-    """Segments of training text used to measure each weight's typical gradient (the RMS)."""
+    """Segments of training text used to measure each weight's typical gradient (the RMS),
+    spread evenly over the training text given, each read after a warm-up segment."""
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -164,12 +176,13 @@ def evaluate_dynamic(
 ) -> EvalResult:
     """Score ``ids`` as one stream while a copy of the model adapts to it: each segment is
     scored, then the copy takes one step on it, ``theta -= lr * grad / rms + decay * (theta0 -
-    theta) * rms / mean(rms)``, where rms is each weight's gradient RMS over ``train_ids``.
+    theta) * rms0 / mean(rms0)``, where rms0 is each weight's gradient RMS over ``train_ids``
+    and rms starts there and follows the gradients met since (decaying by ``beta``).
     The model passed in is not changed."""
     from chartui.engine.models import CharModel, detach_state
 
-    data, train = torch.as_tensor(ids).long(), torch.as_tensor(train_ids).long()
-    n = data.numel() - 1
+    data, train = _as_numpy(ids), _as_numpy(train_ids)  # read a segment at a time
+    n = len(data) - 1
     if n < 1:
         raise CorpusError("the text to score needs at least 2 characters the model knows")
     device = torch.device(device) if device is not None else next(model.parameters()).device
@@ -183,23 +196,36 @@ def evaluate_dynamic(
     origin = [p.detach().clone() for p in params]
     T = settings.segment
 
-    def loss_on(x: torch.Tensor, y: torch.Tensor, state):
-        logits, state = adapted(x[None].to(device), state)  # (1, T, V)
-        return F.cross_entropy(logits.float()[0], y.to(device), reduction="sum"), state
+    def loss_on(x: np.ndarray, y: np.ndarray, state):
+        logits, state = adapted(_long(x)[None].to(device), state)  # (1, T, V)
+        return F.cross_entropy(logits.float()[0], _long(y).to(device), reduction="sum"), state
 
-    # Each weight's gradient RMS on training text: how large its steps should be.
+    # Each weight's gradient RMS on training text: how large its steps should be. Segments are
+    # spread over the text given, each after a short warm-up of the state.
     squares = [torch.zeros_like(p) for p in params]
-    batches = max(1, min(settings.rms_batches, (train.numel() - 1) // T))
-    state = None
+    w = min(T, (len(train) - 1) // 2)  # warm-up and measured lengths
+    if w < 1:
+        raise CorpusError("dynamic evaluation needs some training text to measure gradient scales on")
+    batches = max(1, min(settings.rms_batches, (len(train) - 1) // (2 * w)))
+    spacing = (len(train) - 1 - 2 * w) // batches
     for b in range(batches):
-        start = b * T
-        loss, state = loss_on(train[start : start + T], train[start + 1 : start + T + 1], state)
-        grads = torch.autograd.grad(loss / T, params)
+        start = b * spacing
+        with torch.no_grad():
+            _, state = adapted(_long(train[start : start + w])[None].to(device))  # warm-up, not measured
+        loss, _ = loss_on(train[start + w : start + 2 * w], train[start + w + 1 : start + 2 * w + 1], state)
+        grads = torch.autograd.grad(loss / w, params)
         for sq, g in zip(squares, grads):
             sq += g.detach() ** 2
-        state = detach_state(state)
-    rms = [torch.sqrt(sq / batches) + 1e-8 for sq in squares]
+    rms = [torch.sqrt(sq / batches) for sq in squares]
     mean_rms = torch.cat([r.flatten() for r in rms]).mean()
+    # A weight never exercised on the sample (an unseen character's embedding row) gets a floor
+    # of a tenth of its tensor's mean scale, not a near-zero one.
+    rms = [torch.clamp(r, min=max(0.1 * float(r.mean()), 1e-12)) for r in rms]
+    # The normaliser then keeps learning as the text is read (RMSprop-style), so a surprise
+    # (a character the model had all but ruled out) cannot take an unbounded step: a weight
+    # moves at most lr / sqrt(1 - beta) per segment.
+    squares = [r**2 for r in rms]
+    beta = settings.beta
 
     total, state = 0.0, None
     for start in range(0, n, T):
@@ -208,8 +234,9 @@ def evaluate_dynamic(
         total += float(loss.detach())  # scored before it is learned from
         grads = torch.autograd.grad(loss / (stop - start), params)
         with torch.no_grad():
-            for p, p0, g, r in zip(params, origin, grads, rms):
-                p.sub_(settings.lr * g / r)
+            for p, p0, g, r, sq in zip(params, origin, grads, rms, squares):
+                sq.mul_(beta).addcmul_(g, g, value=1 - beta)
+                p.sub_(settings.lr * g / sq.sqrt())
                 p.add_(torch.clamp(settings.decay * r / mean_rms, max=1.0) * (p0 - p))
         state = detach_state(state)
     return EvalResult(loss=total / n, chars=n)

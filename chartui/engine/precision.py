@@ -10,11 +10,13 @@ the same time).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ import torch.nn.functional as F
 
 from chartui.config import ModelConfig, Preset, TrainConfig, build_configs
 from chartui.engine.atomic import write_json
-from chartui.engine.device import pick_device
+from chartui.engine.device import check_trainable, pick_device
 from chartui.errors import ConfigError, SaveError
 from chartui.paths import cache_dir
 
@@ -69,19 +71,42 @@ def choose_precision(requested: str, device: torch.device, *, shape: str, measur
         return Precision("bf16", "auto: the GPU supports it") if cuda_bf16 else Precision("fp32", "auto: no bf16 on this GPU")
     key = hashlib.sha256(f"{machine_id(device)}|{shape}".encode()).hexdigest()[:16]
     path = cache_dir() / "precision.json"
-    known = _read_cache(path)
-    ratio = known.get(key)
+    ratio = _read_cache(path).get(key)
     how = "measured earlier"
     if not isinstance(ratio, (int, float)):
-        ratio, how = measure(), "measured"
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_json(path, {**known, key: ratio})
-        except (SaveError, OSError):
-            pass  # an unwritable cache costs only the measurement next time
+        # One measurement at a time per machine: the processes of a torchrun job (or two
+        # trainers started together) would otherwise time their steps against each other and
+        # might decide differently. The first measures; the others wait and read its answer.
+        with _measuring(path):
+            known = _read_cache(path)
+            ratio = known.get(key)
+            if not isinstance(ratio, (int, float)):
+                ratio, how = measure(), "measured"
+                try:
+                    write_json(path, {**known, key: ratio})
+                except (SaveError, OSError):
+                    pass  # an unwritable cache costs only the measurement next time
     if ratio >= BF16_MARGIN:
         return Precision("bf16", f"auto: {how} {ratio:.2f}x the speed of fp32 here")
     return Precision("fp32", f"auto: bf16 {how} at {ratio:.2f}x the speed of fp32 here, not worth it")
+
+
+@contextmanager
+def _measuring(path: Path) -> Iterator[None]:
+    """Hold the machine's measurement lock (nothing, where the cache folder cannot be written)."""
+    from filelock import FileLock
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(path.with_suffix(".lock")), timeout=600, thread_local=False, is_singleton=False)
+        lock.acquire()
+    except (OSError, TimeoutError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _read_cache(path: Path) -> dict:
@@ -139,6 +164,7 @@ def measure_bf16(model_config: ModelConfig, train: TrainConfig, device: torch.de
     0.0 where bf16 autocast does not run at all."""
     from chartui.engine.models import CharModel
 
+    check_trainable(model_config.param_breakdown(vocab_size)["total"], device)  # before the scratch model
     devices = [device] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         model = CharModel(model_config, vocab_size).to(device).train()
@@ -170,7 +196,7 @@ def measure_bf16(model_config: ModelConfig, train: TrainConfig, device: torch.de
 
 def configs_for_machine(preset: Preset, overrides: dict[str, Any] | None = None) -> tuple[ModelConfig, TrainConfig]:
     """A preset's configs for the precision this machine will train in: its fp32 variant where
-    bf16 is asked against or measured slower (for the variant's own shape), else the preset as
+    bf16 is asked against or measured slower (for the preset's own model), else the preset as
     it is. Presets without a variant, and explicit overrides, are simply applied."""
     model, train = build_configs(preset, overrides)
     if not preset.has_fp32_variant or train.precision == "bf16":
@@ -182,4 +208,6 @@ def configs_for_machine(preset: Preset, overrides: dict[str, Any] | None = None)
         )
         if chosen.name == "bf16":
             return model, train
-    return build_configs(preset, overrides, precision="fp32")
+    # The variant is an fp32 model: it trains in fp32 whatever bf16 would measure for its shape.
+    model, train = build_configs(preset, overrides, precision="fp32")
+    return model, dataclasses.replace(train, precision="fp32")

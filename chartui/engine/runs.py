@@ -779,8 +779,11 @@ def delete_run(spec: str | Path) -> tuple[Path, list[Path]]:
     Returns the folder and what was kept (files that chartui did not write)."""
     run, ours, theirs = run_files(spec)
     try:
-        for p in ours:
-            p.unlink(missing_ok=True)
+        with RunLock(run.path):  # a trainer starting meanwhile is refused, not robbed of its files
+            for p in ours:
+                if p.name != LOCK:
+                    p.unlink(missing_ok=True)
+        (run.path / LOCK).unlink(missing_ok=True)
         if not theirs:
             run.path.rmdir()
     except OSError as exc:
@@ -798,7 +801,8 @@ def rename_run(spec: str | Path, new: str) -> Path:
         if target.exists():
             raise RunError(f"{target} already exists; choose another name")
         target.parent.mkdir(parents=True, exist_ok=True)
-        run.path.rename(target)
+        with RunLock(run.path):  # not while a trainer that started meanwhile writes into it
+            run.path.rename(target)
     except OSError as exc:
         raise RunError(f"cannot rename {run.path} to {target}: {reason(exc)}") from None
     return target

@@ -102,9 +102,7 @@ class Sampler:
         self.num_samples = num_samples
         self.rng = np.random.default_rng(seed)
         self.replay = replay or (model if isinstance(model, Replay) else Replay(model))
-        # An empty prompt starts as if after a newline: the start of a speech.
-        primer = prompt or ("\n" if "\n" in vocab else vocab.chars[0])
-        self.logits, self.state = self.replay.read(vocab.encode(primer), num_samples)
+        self.logits, self.state = self.replay.read(vocab.encode(primer(prompt, vocab)), num_samples)
 
     def set_knobs(
         self, *, temperature: float | None = None, top_k: int | str | None = "keep", top_p: float | str | None = "keep"
@@ -198,7 +196,7 @@ def beam_search(
         if unknown:
             raise ConfigError(f"the {what} has characters this model never saw: {describe_chars(unknown)}; remove them")
     replay = model if isinstance(model, Replay) else Replay(model)
-    logits, state = replay.read(vocab.encode(prompt or "\n"), 1)
+    logits, state = replay.read(vocab.encode(primer(prompt, vocab)), 1)
     chars = vocab.chars
     texts: list[str] = [""]
     probs: list[tuple[float, ...]] = [()]
@@ -228,13 +226,19 @@ def beam_search(
     return sorted(done, key=lambda b: -b.score)[:beams]
 
 
+def primer(prompt: str, vocab: Vocab) -> str:
+    """What generation starts from: the prompt, or for an empty one a newline (the start of a
+    speech), or the first character the model knows where it never saw a newline."""
+    return prompt or ("\n" if "\n" in vocab else vocab.chars[0])
+
+
 def readable_prompt(prompt: str, vocab: Vocab) -> tuple[str, str]:
-    """``prompt`` if the model can read it, else a fallback it can (a newline: the start of a
-    speech, or the first character it knows), and the characters that were missing ("" if none)."""
+    """``prompt`` if the model can read it, else a fallback it can (``primer("")``), and the
+    characters that were missing ("" if none)."""
     unknown = vocab.unknown(prompt)
     if not unknown:
         return prompt, ""
-    return ("\n" if "\n" in vocab else vocab.chars[0]), describe_chars(unknown)
+    return primer("", vocab), describe_chars(unknown)
 
 
 def _check_fits(model, vocab: Vocab, prompt: str, streams: int) -> None:

@@ -13,18 +13,19 @@ trusted. numpy and the stdlib only.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import hashlib
 import json
 import os
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from chartui.engine.atomic import atomic_write
-from chartui.errors import CorpusError
+from chartui.errors import CorpusError, SaveError
 from chartui.paths import cache_dir
 
 CACHE_VERSION = 1
@@ -128,16 +129,35 @@ def text_pieces(path: Path, label: str) -> Iterator[str]:
         )
 
 
-def _code_points(text: str) -> np.ndarray:
+class CacheUnwritable(CorpusError):
+    """The corpus cache cannot be written here (a read-only home, a full disk)."""
+
+
+def code_points(text: str) -> np.ndarray:
+    """(len(text),) the text's Unicode code points."""
     return np.frombuffer(text.encode("utf-32-le"), dtype="<u4")
 
 
-def _build(path: Path, label: str, raw_sha: str, meta_path: Path, ids_path: Path) -> dict:
-    """Encode the file into the cache (two passes, bounded memory); returns its description."""
+@dataclass(frozen=True)
+class Tally:
+    """What one pass over a text learns: its hash, its characters, how to map them to ids."""
+
+    sha256: str
+    chars: int
+    vocab: str
+    """The distinct characters, in code-point order."""
+    counts: np.ndarray
+    """(V,) occurrences of each."""
+    lut: np.ndarray
+    """code point -> id, in the narrowest type that fits (uint8 up to 256 characters)."""
+
+
+def tally(pieces: Iterable[str]) -> Tally:
+    """Count and hash a text given in pieces (bounded memory), and build its vocabulary."""
     digest, counts, total = hashlib.sha256(), np.zeros(0, dtype=np.int64), 0
-    for piece in text_pieces(path, label):  # pass 1: check, count, hash
+    for piece in pieces:
         digest.update(piece.encode("utf-8"))
-        c = np.bincount(_code_points(piece))
+        c = np.bincount(code_points(piece))
         if len(c) > len(counts):
             c[: len(counts)] += counts
             counts = c
@@ -145,38 +165,64 @@ def _build(path: Path, label: str, raw_sha: str, meta_path: Path, ids_path: Path
             counts[: len(c)] += c
         total += len(piece)
     used = np.nonzero(counts)[0]
-    vocab = used.astype("<u4").tobytes().decode("utf-32-le")
     dtype = np.uint8 if len(used) <= 256 else np.int32
-    lut = np.zeros(int(used[-1]) + 1, dtype=dtype)
+    lut = np.zeros(int(used[-1]) + 1 if len(used) else 0, dtype=dtype)
     lut[used] = np.arange(len(used), dtype=dtype)
+    vocab = used.astype("<u4").tobytes().decode("utf-32-le")
+    return Tally(digest.hexdigest(), total, vocab, counts[used], lut)
+
+
+def _discard(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
+class _Changed(Exception):
+    """The file's second reading differs from its first."""
+
+
+def _build(path: Path, label: str, raw_sha: str, meta_path: Path, ids_path: Path) -> dict:
+    """Encode the file into the cache (two passes, bounded memory); returns its description.
+    CacheUnwritable where the cache cannot be written."""
+    t = tally(text_pieces(path, label))  # pass 1: check, count, hash
+    dtype = t.lut.dtype
+    tmp = ids_path.with_name(f".{ids_path.name}.{os.getpid()}.tmp")
     try:
         ids_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = ids_path.with_name(f".{ids_path.name}.{os.getpid()}.tmp")
-        crc = 0
+        crc, written = 0, 0
         with open(tmp, "wb") as out:
             for piece in text_pieces(path, label):  # pass 2: the ids
-                block = lut[_code_points(piece)].tobytes()
+                points = code_points(piece)
+                if len(points) and int(points.max()) >= len(t.lut):
+                    raise _Changed
+                block = t.lut[points].tobytes()
                 crc = zlib.crc32(block, crc)
                 out.write(block)
+                written += len(points)
             out.flush()
             os.fsync(out.fileno())
+        if written != t.chars:
+            raise _Changed
         os.replace(tmp, ids_path)
         meta = {
             "version": CACHE_VERSION,
             "source_sha256": raw_sha,
-            "sha256": digest.hexdigest(),
-            "chars": total,
-            "vocab": vocab,
+            "sha256": t.sha256,
+            "chars": t.chars,
+            "vocab": t.vocab,
             "dtype": np.dtype(dtype).name,
-            "counts": counts[used].tolist(),
+            "counts": t.counts.tolist(),
             "crc32": crc,
             "source": str(path),
         }
         atomic_write(meta_path, json.dumps(meta, ensure_ascii=False).encode("utf-8"))
-    except OSError as exc:
-        raise CorpusError(
-            f"cannot write the corpus cache in {ids_path.parent}: {exc.strerror or exc}; set CHARTUI_HOME to a writable folder"
-        ) from None
+    except _Changed:
+        _discard(tmp)
+        raise CorpusError(f"{label} changed while it was being read; run again once nothing is writing to it") from None
+    except (OSError, SaveError) as exc:
+        _discard(tmp)  # a partial ids file can be gigabytes
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise CacheUnwritable(f"cannot write the corpus cache in {ids_path.parent}: {why}") from None
     return meta
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-import os
 import threading
 import time
 from collections import deque
@@ -38,7 +37,7 @@ from chartui.engine.atomic import remove_stale_temporaries
 from chartui.engine.batches import make_batches
 from chartui.engine.checkpoint import load_tensors, read_meta, save_checkpoint
 from chartui.engine.corpus import NAMED, Corpus, Vocab, load_corpus
-from chartui.engine.device import describe, pick_device, set_threads
+from chartui.engine.device import check_trainable, cores, describe, pick_device, set_threads
 from chartui.engine.evaluate import evaluate_ids
 from chartui.engine.events import (
     CheckpointSaved,
@@ -125,8 +124,17 @@ class Trainer:
         self.device = pick_device(cfg.device)
         self.dist = distributed.from_environment(self.device.type)  # torchrun's job, or one process alone
         if self.dist.active and self.device.type == "cuda":
-            self.device = torch.device("cuda", self.dist.local_rank if cfg.device in ("auto", "cuda") else self.device.index)
-        self.threads = set_threads(cfg.threads) if self.device.type == "cpu" else torch.get_num_threads()
+            if cfg.device not in ("auto", "cuda"):
+                raise ConfigError(
+                    f"--device {cfg.device} under torchrun would put every process on one GPU; "
+                    "use --device cuda (each process takes the GPU of its local rank)"
+                )
+            self.device = torch.device("cuda", self.dist.local_rank)
+        if self.device.type == "cpu":
+            # --threads 0 is one per core; the processes of a torchrun job share the cores.
+            self.threads = set_threads(cfg.threads or max(1, cores() // self.dist.world))
+        else:
+            self.threads = torch.get_num_threads()
         self.vocab, self.corpus = vocab, corpus
         train_ids, self.val_ids = runs.split_ids(corpus, vocab, cfg.val_fraction)
         self.train_chars = len(train_ids)
@@ -207,12 +215,7 @@ class Trainer:
 
     def _build_model(self) -> CharModel:
         total = self.params["total"]
-        need, have = 16 * total, _memory_bytes(self.device)  # weights, gradients and AdamW's two moments, fp32
-        if have and need > 0.8 * have:
-            raise ConfigError(
-                f"a model of {total:,} parameters needs about {need / 2**30:.1f} GiB to train and this "
-                f"{self.device.type} has {have / 2**30:.1f} GiB; lower --hidden, --layers or --embed"
-            )
+        check_trainable(total, self.device)
         torch.manual_seed(self.config.seed)
         try:
             return CharModel(self.model_config, self.vocab.size).to(self.device)
@@ -816,18 +819,6 @@ def _eta(elapsed: float, progress: float) -> float | None:
     if progress < 0.005 or elapsed < 1.0:
         return None
     return elapsed * (1 - progress) / progress
-
-
-def _memory_bytes(device: torch.device) -> int:
-    """Memory the device has in all (0 when unknown)."""
-    try:
-        if device.type == "cuda":
-            return torch.cuda.mem_get_info(device)[1]
-        if device.type == "cpu":
-            return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (OSError, ValueError, RuntimeError, AttributeError):
-        pass
-    return 0
 
 
 def _out_of_memory(exc: BaseException) -> bool:

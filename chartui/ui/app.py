@@ -88,8 +88,9 @@ class ChartuiApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        memory.limit_arenas()  # before the workers start: frees are reused across threads
-        self.set_interval(TRIM_EVERY, memory.trim)  # and free pages go back to the system
+        # Free heap pages go back to the system now and then (the arenas are capped by
+        # `chartui ui` before the app starts; chartui.memory says why).
+        self.set_interval(TRIM_EVERY, memory.trim)
         self._apply_settings()
         self._tabs_at_exit = self.tabs  # still reachable after the app has stopped running
         self._tabs_at_exit[0].focus_default()

@@ -44,6 +44,36 @@ def test_auto_keeps_bf16_only_where_it_is_measured_faster(home):
     assert calls == ["measured", "measured"]  # asked-for precisions measure nothing
 
 
+def test_processes_deciding_at_once_measure_once_and_agree(home):
+    # The ranks of a torchrun job decide together; one measures while the others wait for its
+    # answer (their own timings would compete for the same cores and might disagree).
+    import threading
+
+    calls: list[int] = []
+    first_is_measuring, may_finish = threading.Event(), threading.Event()
+
+    def measure():
+        calls.append(1)
+        first_is_measuring.set()
+        may_finish.wait(30)
+        return 1.5 if len(calls) == 1 else 0.5  # a second measurement would disagree
+
+    answers: list[str] = []
+
+    def decide():
+        answers.append(choose_precision("auto", CPU, shape="lstm 1x384", measure=measure).name)
+
+    first = threading.Thread(target=decide)
+    first.start()
+    assert first_is_measuring.wait(30)
+    second = threading.Thread(target=decide)
+    second.start()  # finds no answer yet: waits on the lock while the first measures
+    may_finish.set()
+    first.join(30)
+    second.join(30)
+    assert calls == [1] and answers == ["bf16", "bf16"]
+
+
 def test_a_run_says_what_it_chose_and_evaluates_in_fp32(small_corpus, tmp_path):
     m, t = tiny_configs(small_corpus, precision="bf16", max_steps=20, eval_interval=20)
     trainer = Trainer.new(m, t, run=tmp_path / "run")

@@ -305,6 +305,10 @@ def test_a_presets_fp32_variant_and_budget_tiers(tmp_path):
     model, train = build_configs(preset, {"max_seconds": 600}, precision="fp32")
     assert (model.hidden, model.dropout, train.precision) == (384, 0.3, "fp32")
     assert build_configs(preset, {"max_seconds": 900, "hidden": 256})[0].hidden == 256  # flags win over everything
+    # A variant without tiers of its own takes the preset's.
+    (tmp_path / "untiered.toml").write_text("[model]\nhidden = 512\n[scale.600.model]\ndropout = 0.4\n[fp32.model]\nhidden = 384\n")
+    model, _ = build_configs(load_preset(str(tmp_path / "untiered.toml")), {"max_seconds": 600}, precision="fp32")
+    assert (model.hidden, model.dropout) == (384, 0.4)
     (tmp_path / "bad.toml").write_text("[scale.soon.model]\nhidden = 1\n")
     with pytest.raises(ConfigError, match=r"\[scale.soon\] must be named by a number of seconds"):
         load_preset(str(tmp_path / "bad.toml"))
@@ -315,12 +319,11 @@ def test_configs_for_machine_picks_the_fp32_variant_where_bf16_is_slower(tmp_pat
     from chartui.engine import precision
 
     path = tmp_path / "p.toml"
-    path.write_text(
-        '[model]\nhidden = 64\n[train]\nmax_steps = 5\nprecision = "auto"\n[fp32.model]\nhidden = 32\n[fp32.train]\nprecision = "fp32"\n'
-    )
+    path.write_text('[model]\nhidden = 64\n[train]\nmax_steps = 5\nprecision = "auto"\n[fp32.model]\nhidden = 32\n')
     preset = load_preset(str(path))
     monkeypatch.setattr(precision, "measure_bf16", lambda *a, **k: 0.5)  # a CPU without native bf16
-    assert precision.configs_for_machine(preset)[0].hidden == 32
+    model, train = precision.configs_for_machine(preset)
+    assert model.hidden == 32 and train.precision == "fp32"  # the fp32 model trains in fp32, never re-measured
     assert precision.configs_for_machine(preset, {"precision": "bf16"})[0].hidden == 64  # asked for: no measuring
     assert precision.configs_for_machine(preset, {"hidden": 48})[0].hidden == 48  # a flag wins over any variant
     monkeypatch.setattr(precision, "measure_bf16", lambda *a, **k: 2.0)  # another shape, measured on a CPU with bf16

@@ -177,3 +177,14 @@ def test_the_numpy_replay_samples_exactly_as_the_torch_model(model):
     a = "".join(t.char for t in stream(model, VOCAB, prompt="KING ", length=100, seed=3))
     b = "".join(t.char for t in stream(replay, VOCAB, prompt="KING ", length=100, seed=3))
     assert a == b
+
+
+def test_an_empty_prompt_starts_from_what_the_model_knows(model):
+    from chartui.engine.sample import beam_search
+
+    # A newline where the model knows one, else its first character, in sampling and beam search alike.
+    no_newline = Vocab(VOCAB.chars.replace("\n", ""))
+    flat = CharModel(ModelConfig(arch="lstm", layers=1, embed=4, hidden=8), no_newline.size)
+    assert len(beam_search(flat, no_newline, prompt="", length=10, beams=2)[0].text) == 10
+    assert len(list(stream(flat, no_newline, prompt="", length=10))) == 10
+    assert beam_search(model, VOCAB, prompt="", length=20, beams=2) == beam_search(model, VOCAB, prompt="\n", length=20, beams=2)

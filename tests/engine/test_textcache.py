@@ -123,3 +123,34 @@ def test_a_100_mb_corpus_trains_in_memory_well_under_its_size(shakespeare_text, 
     # MB). Shuffled windows also keep their order: 4 bytes per window, 25 MB at --seq-len 16.
     limit = 40 if batching == "stateful" else 70
     assert peak - base < limit, (base, peak)
+
+
+def test_where_the_cache_cannot_be_written_the_text_is_read_into_memory(home, small_corpus):
+    expected = load_corpus(str(small_corpus))
+    expected_ids = np.array(expected.ids)
+    del expected
+    import shutil
+
+    shutil.rmtree(home / "cache")
+    (home / "cache").write_text("a file where the cache folder should be")  # unwritable, even for root
+    corpus = load_corpus(str(small_corpus))
+    assert not isinstance(corpus.ids, np.memmap)
+    assert np.array_equal(corpus.ids, expected_ids) and int(corpus.counts.sum()) == len(corpus)
+    assert (home / "cache").is_file()
+
+
+def test_a_failed_cache_write_leaves_no_partial_file(home, small_corpus, monkeypatch):
+    import os as os_module
+
+    from chartui.engine import textcache
+
+    real_fsync = os_module.fsync
+
+    def full(fd):
+        real_fsync(fd)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(textcache.os, "fsync", full)
+    corpus = load_corpus(str(small_corpus))  # falls back to memory
+    assert len(corpus) > 0
+    assert not list((home / "cache" / "corpora").glob(".*.tmp")) and not _cache_files(home)

@@ -172,3 +172,31 @@ async def test_fine_tune_from_a_run_in_the_train_tab(tiny_run, small_corpus, tmp
     (run,) = [r for r in list_runs() if r.path != source]
     info = json.loads((run.path / "run.json").read_text())
     assert info["init_from"]["run"] == str(source) and info["init_from"]["vocab_added"] == "\u00e9"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("trouble", ["not a folder", "disk full"])
+async def test_an_export_that_cannot_be_written_is_a_notice_not_a_crash(tiny_run, home, monkeypatch, trouble):
+    if trouble == "not a folder":
+        (home / "exports").write_text("a file where the folder should be")
+    else:
+        from chartui.engine import atomic
+        from chartui.errors import SaveError
+
+        def full(path, data):
+            raise SaveError(f"cannot save {path.name} in {path.parent}: no space left on device; the previous {path.name} is intact")
+
+        monkeypatch.setattr(atomic, "atomic_write", full)
+    app = ChartuiApp(run=str(tiny_run))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        tab = app.query_one(GenerateTab)
+        await keys(app, "r")
+        await until(pilot, lambda: len(app.query_one("#gen-view-0", SampleView).text) > 20)
+        tab.stop()
+        await until(pilot, lambda: not tab._streaming)
+        await keys(app, "w")
+        await until(pilot, lambda: any(n.severity == "error" for n in app._notifications))
+        (notice,) = [n.message for n in app._notifications if n.severity == "error"]
+        assert ("no space left" if trouble == "disk full" else "could not write to") in notice
+        assert app.is_running  # still here: the user keeps what is on screen

@@ -54,6 +54,33 @@ class ChartuiTab(Vertical):
         """Put the keyboard focus where this tab's keys work."""
         self.focus()
 
+    def keep(self, kind: str, files: dict[str, bytes], *, screenshot: bool = False) -> None:
+        """Write what the user asked to keep to exports/ as ``KIND-<time>.<suffix>`` (``files``:
+        suffix -> bytes; ``screenshot``: the screen as an SVG beside them), then say where, or
+        why not: a full disk or a read-only folder is a notice, never a crash."""
+        from datetime import datetime
+
+        from chartui.engine.atomic import atomic_write, reason
+        from chartui.errors import SaveError
+        from chartui.paths import exports_dir, shown
+
+        folder = exports_dir()
+        stem = f"{kind}-{datetime.now():%Y%m%d-%H%M%S-%f}"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for suffix, data in files.items():
+                atomic_write(folder / f"{stem}.{suffix}", data)
+            if screenshot:
+                self.app.save_screenshot(filename=f"{stem}.svg", path=str(folder))
+        except SaveError as exc:
+            self.app.notify(str(exc), severity="error", timeout=8)
+            return
+        except OSError as exc:
+            self.app.notify(f"could not write to {shown(folder)}: {reason(exc)}", severity="error", timeout=8)
+            return
+        suffixes = [*files, *(["svg"] if screenshot else [])]
+        self.app.notify(f"wrote {shown(folder / stem)}." + " and .".join(suffixes), timeout=8)
+
     def shown(self) -> None:
         """The user switched to this tab."""
 

@@ -167,28 +167,15 @@ class GatesTab(ChartuiTab):
         """Write the trace on screen as JSON (what ``chartui gates --json`` prints) and the
         screen as an SVG, side by side in exports/."""
         import json
-        from datetime import datetime
-
-        from chartui.engine.atomic import atomic_write, reason
-        from chartui.paths import exports_dir, shown
 
         tr = self.trace
         if tr is None:
             self.app.notify("nothing to export yet: trace a passage first (t)", severity="warning")
             return
         run = self.active_run
-        stem = f"gates-{datetime.now():%Y%m%d-%H%M%S-%f}"
         ranking = self.rankings.get((self.gate_layer, self.gate), [])
         data = {**tr.export(self.gate_layer, self.gate, self.unit, ranking), "run": str(run.path) if run else None}
-        folder = exports_dir()
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            atomic_write(folder / f"{stem}.json", json.dumps(data, ensure_ascii=False).encode())
-            self.app.save_screenshot(filename=f"{stem}.svg", path=str(folder))
-        except OSError as exc:
-            self.app.notify(f"could not write to {folder}: {reason(exc)}", severity="error", timeout=8)
-            return
-        self.app.notify(f"wrote {shown(folder / stem)}.json and .svg", timeout=8)
+        self.keep("gates", {"json": json.dumps(data, ensure_ascii=False).encode()}, screenshot=True)
 
     # --- navigation -----------------------------------------------------------------------
 

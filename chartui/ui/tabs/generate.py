@@ -227,9 +227,6 @@ class GenerateTab(ChartuiTab):
         """Write the text on screen (every column, with what made it) to a file in exports/."""
         from datetime import datetime
 
-        from chartui.engine.atomic import atomic_write, reason
-        from chartui.paths import exports_dir, shown
-
         views = [v for v in self.query(SampleView) if not v.parent.parent.has_class("hidden")]  # type: ignore[union-attr]
         if not self._shown or not any(v.text for v in views):
             self.app.notify("nothing to write yet: generate some text first (r)", severity="warning")
@@ -243,14 +240,7 @@ class GenerateTab(ChartuiTab):
         for i, (view, run, knob) in enumerate(zip(views, info["runs"], info["knobs"]), 1):
             settings = "  ".join(f"{k} {v}" for k, v in knob.items())
             lines += ["", f"## column {i}: run {run}", f"## {settings}", info["prompt"] + view.text]
-        path = exports_dir() / f"generate-{datetime.now():%Y%m%d-%H%M%S-%f}.txt"
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(path, ("\n".join(lines) + "\n").encode())
-        except OSError as exc:
-            self.app.notify(f"could not write {path}: {reason(exc)}", severity="error", timeout=8)
-            return
-        self.app.notify(f"wrote {shown(path)}", timeout=8)
+        self.keep("generate", {"txt": ("\n".join(lines) + "\n").encode()})
 
     def _temperatures(self) -> list[float]:
         if self.mode == "beam":
