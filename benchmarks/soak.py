@@ -1,7 +1,7 @@
 """Soak: train inside the app for an hour (the `cpu` preset) and watch the process's resident
 memory and the key-to-screen latency on every tab; optionally with a second app following the
 run (`--follow`). Histories are bounded and the app returns free heap memory to the system
-(chartui/memory.py), so memory should stay flat.
+(chartui/memory.py); memory is meant to stay flat, and this measures whether it does.
 
 Every cycle visits the five tabs. For each it times the tab switch (the key, to the tab's own
 content on screen) and then the first key pressed in that tab (the key, to the change it makes
@@ -74,6 +74,17 @@ def probe_tab(session: Session, key: str, marker: str, name: str) -> dict:
     return {"tab": name, "switch_s": round(switch, 4), "first_key_s": None if first is None else round(first, 4)}
 
 
+def probe_or_miss(session: Session, tab: tuple[str, str, str], keep: Path) -> dict:
+    """A probe; one whose change never shows within 10 s is counted as missed (its screen kept
+    for a look afterwards), and the soak goes on."""
+    try:
+        return probe_tab(session, *tab)
+    except TimeoutError as exc:
+        keep.mkdir(parents=True, exist_ok=True)
+        (keep / f"{tab[2]}-{time.time_ns()}.txt").write_text(str(exc))
+        return {"tab": tab[2], "switch_s": None, "first_key_s": None, "missed": True}
+
+
 def slope_mb_per_hour(samples: list[dict], last_minutes: float) -> float | None:
     pts = [(s["minute"], s["rss_mb"]) for s in samples if s["minute"] >= samples[-1]["minute"] - last_minutes]
     if len(pts) < 3:
@@ -93,10 +104,11 @@ def summary(probes: list[dict]) -> dict:
     out = {}
     for name in ("all", *(t[2] for t in TABS)):
         mine = [p for p in probes if name == "all" or p["tab"] == name]
-        switch = [p["switch_s"] for p in mine]
+        switch = [p["switch_s"] for p in mine if p["switch_s"] is not None]
         first = [p["first_key_s"] for p in mine if p["first_key_s"] is not None]
         out[name] = {
             "n": len(mine),
+            "missed": sum(1 for p in mine if p.get("missed")),
             "switch_median_ms": round(median(switch) * 1000, 1) if switch else None,
             "switch_p95_ms": p95(switch),
             "first_key_median_ms": round(median(first) * 1000, 1) if first else None,
@@ -138,11 +150,11 @@ def main() -> None:
             if follower is not None:
                 sample["follower_rss_mb"] = round(rss_mb(follower.pid()), 1)
             samples.append(sample)
-            cycle = [probe_tab(session, *tab) for tab in TABS]
+            cycle = [probe_or_miss(session, tab, home / "missed") for tab in TABS]
             probes.extend(cycle)
             if follower is not None:
-                follower_probes.extend(probe_tab(follower, *tab) for tab in TABS)
-            worst = max(max(p["switch_s"], p["first_key_s"] or 0) for p in cycle)
+                follower_probes.extend(probe_or_miss(follower, tab, home / "missed-follower") for tab in TABS)
+            worst = max(max(p["switch_s"] or 10.0, p["first_key_s"] or 0) for p in cycle)
             log(sample, f"slowest probe {worst * 1000:.0f} ms")
             time.sleep(args.every)
         session.keys("C-q")
@@ -168,6 +180,7 @@ def main() -> None:
         "slope_window_minutes": window,
         "latency": summary(probes),
         "quit_seconds": round(exit_seconds, 2),
+        "missed_screens": str(home),  # the screens of probes that never changed, if any
         "samples": samples,
         "probes": probes,
     }
