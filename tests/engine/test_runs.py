@@ -306,7 +306,9 @@ def test_a_presets_fp32_variant_and_budget_tiers(tmp_path):
     assert (model.hidden, model.dropout, train.precision) == (384, 0.3, "fp32")
     assert build_configs(preset, {"max_seconds": 900, "hidden": 256})[0].hidden == 256  # flags win over everything
     # A variant without tiers of its own takes the preset's.
-    (tmp_path / "untiered.toml").write_text("[model]\nhidden = 512\n[scale.600.model]\ndropout = 0.4\n[fp32.model]\nhidden = 384\n")
+    (tmp_path / "untiered.toml").write_text(
+        "[model]\nhidden = 512\n[scale.600.model]\ndropout = 0.4\n[fp32.model]\nhidden = 384\n"
+    )
     model, _ = build_configs(load_preset(str(tmp_path / "untiered.toml")), {"max_seconds": 600}, precision="fp32")
     assert (model.hidden, model.dropout) == (384, 0.4)
     (tmp_path / "bad.toml").write_text("[scale.soon.model]\nhidden = 1\n")

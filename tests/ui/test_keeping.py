@@ -184,7 +184,9 @@ async def test_an_export_that_cannot_be_written_is_a_notice_not_a_crash(tiny_run
         from chartui.errors import SaveError
 
         def full(path, data):
-            raise SaveError(f"cannot save {path.name} in {path.parent}: no space left on device; the previous {path.name} is intact")
+            raise SaveError(
+                f"cannot save {path.name} in {path.parent}: no space left on device; the previous {path.name} is intact"
+            )
 
         monkeypatch.setattr(atomic, "atomic_write", full)
     app = ChartuiApp(run=str(tiny_run))
