@@ -115,7 +115,7 @@ def load_arrays(path: Path, prefix: str = "") -> dict[str, Any] | None:
     try:
         with safe_open(path, framework="np") as fh:
             return {name[len(prefix) :]: fh.get_tensor(name) for name in fh.keys() if name.startswith(prefix)}  # noqa: SIM118
-    except TypeError:  # bfloat16: numpy has no such dtype
+    except (TypeError, KeyError):  # bfloat16 (or another dtype numpy has no name for)
         return None
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         if "bf16" in str(exc).lower() or "bfloat16" in str(exc).lower():
@@ -123,12 +123,19 @@ def load_arrays(path: Path, prefix: str = "") -> dict[str, Any] | None:
         raise CheckpointError(f"{path}: cannot read its tensors ({first_line(exc)}); the file is damaged") from None
 
 
+def _storable(t: Any) -> Any:
+    import torch
+
+    t = t.detach().cpu()
+    return (t.float() if t.dtype == torch.bfloat16 else t).contiguous()
+
+
 def save_checkpoint(path: Path, tensors: dict[str, Any], *, run: dict[str, Any], state: dict[str, Any]) -> None:
     """Atomically write CPU copies of ``tensors`` with the run's description and progress."""
     from safetensors.torch import save
 
     meta = {"format": FORMAT, "version": VERSION, "chartui": __version__, "saved_at": time.time(), "run": run, "state": state}
-    blob = save(
-        {k: v.detach().cpu().contiguous() for k, v in tensors.items()}, metadata={"chartui": json.dumps(meta, ensure_ascii=False)}
-    )
+    # bf16 values (a hidden state carried out of autocast) are stored as float32, exactly, so
+    # the numpy reader (sample, gates: no torch) can read every checkpoint.
+    blob = save({k: _storable(v) for k, v in tensors.items()}, metadata={"chartui": json.dumps(meta, ensure_ascii=False)})
     atomic_write(path, blob)

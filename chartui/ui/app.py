@@ -150,6 +150,13 @@ class ChartuiApp(App[None]):
     def action_tab(self, name: str) -> None:
         self.query_one("#tabs", TabbedContent).active = name
 
+    def _refocus_active_tab(self) -> None:
+        if self.screen.has_class("too-small") or self.focused is not None:
+            return
+        active = self.query_one("#tabs", TabbedContent).active_pane
+        if active is not None:
+            active.query_one(ChartuiTab).focus_default()
+
     def action_tab_number(self, n: int) -> None:
         tabs = self.tabs
         if 1 <= n <= len(tabs):
@@ -222,7 +229,12 @@ class ChartuiApp(App[None]):
 
     def _check_size(self, width: int, height: int) -> None:
         small = width < MIN_WIDTH or height < MIN_HEIGHT
+        was_small = self.screen.has_class("too-small")
         self.screen.set_class(small, "too-small")
+        if was_small and not small:
+            # Hiding the tabs took the focus away; give it back to the tab on screen, so its
+            # keys work again as soon as the window is large enough.
+            self.call_after_refresh(self._refocus_active_tab)
         if small:
             self.query_one("#too-small", Static).update(
                 f"Terminal too small: chartui needs at least {MIN_WIDTH}x{MIN_HEIGHT}, this one is {width}x{height}.\n"

@@ -219,3 +219,17 @@ def test_resume_refuses_training_state_of_the_wrong_shape(small_corpus, tmp_path
     _rewrite(tmp_path / "run" / runs.LAST, tmp_path / "run" / runs.LAST, tensors={tensor: torch.zeros(shape)})
     with pytest.raises(RunError, match="cannot be restored"):
         Trainer.resume(tmp_path / "run", {"max_steps": 10})
+
+
+def test_a_bf16_hidden_state_is_saved_so_the_numpy_reader_reads_it(tmp_path):
+    # Training under bf16 autocast carries its hidden state in bf16; the torch-free reader
+    # (sample, gates) must still read the checkpoint, and resuming must get the same values.
+    import torch
+
+    from chartui.engine.checkpoint import load_arrays, save_checkpoint
+
+    state = torch.randn(1, 2, 8).to(torch.bfloat16)
+    save_checkpoint(tmp_path / "c.safetensors", {"w": torch.ones(3), "state.h": state}, run={}, state={})
+    arrays = load_arrays(tmp_path / "c.safetensors")
+    assert arrays is not None and arrays["state.h"].dtype.name == "float32"
+    assert torch.equal(torch.from_numpy(arrays["state.h"]).to(torch.bfloat16), state)

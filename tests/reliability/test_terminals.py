@@ -103,3 +103,16 @@ async def test_a_held_temperature_key(tiny_run):
         before = len(view.text)
         await until(pilot, lambda: len(view.text) > before)  # still streaming
         tab.stop()
+
+
+@pytest.mark.asyncio
+async def test_the_tab_on_screen_has_the_keys_again_after_the_window_was_too_small(tiny_run):
+    app = ChartuiApp(run=str(tiny_run))
+    async with app.run_test(size=(120, 36)) as pilot:
+        generate = app.query_one(GenerateTab)
+        await keys(app, "2")
+        await until(pilot, lambda: has_focus(app, generate))
+        await pilot.resize_terminal(40, 12)  # the tabs hide: the focus goes with them
+        await until(pilot, lambda: app.screen.has_class("too-small"))
+        await pilot.resize_terminal(120, 36)
+        await until(pilot, lambda: not app.screen.has_class("too-small") and has_focus(app, generate))
