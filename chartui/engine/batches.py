@@ -65,8 +65,6 @@ class _Batches:
 class WindowBatches(_Batches):
     """Shuffled non-overlapping windows of ``seq_len`` characters, ``batch`` per step."""
 
-    carries_state = False
-
     def __init__(self, data: np.ndarray, **kwargs) -> None:
         super().__init__(data, **kwargs)
         self.windows = (len(data) - 1) // self.seq_len

@@ -11,6 +11,7 @@ the same time).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import platform
@@ -128,26 +129,26 @@ def machine_id(device: torch.device) -> str:
     return f"{chip}|torch {torch.__version__}|{device.type}|{torch.get_num_threads()} threads"
 
 
-def cpu_model() -> str:
-    """The processor's name (``Intel(R) Xeon(R) Processor``)."""
+@functools.cache
+def _cpuinfo(key: str) -> str | None:
+    """The first ``key`` line of /proc/cpuinfo (Linux), read once per key; None elsewhere."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
+            if line.startswith(key):
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return None
+
+
+def cpu_model() -> str:
+    """The processor's name (``Intel(R) Xeon(R) Processor``)."""
+    return _cpuinfo("model name") or platform.processor() or platform.machine()
 
 
 def cpu_flags() -> set[str]:
     """The processor's feature flags (Linux); empty elsewhere."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
+    return set((_cpuinfo("flags") or "").split())
 
 
 def shape_key(model: ModelConfig, train: TrainConfig) -> str:
