@@ -31,6 +31,7 @@ from chartui.config import DEFAULT_PRESET
 from chartui.engine.runs import list_runs, resolve_run
 from chartui.errors import ChartuiError
 from chartui.settings import Settings, save_setting, settings_path
+from chartui.ui.leaks import release_closed_watchers
 from chartui.ui.runs import LiveRun, RunHandle, SavedRun
 from chartui.ui.screens import ConfirmQuit, HelpScreen, RunPicker
 from chartui.ui.tabs.base import ChartuiTab, tab_classes
@@ -38,6 +39,7 @@ from chartui.ui.tabs.train import TrainTab
 
 MIN_WIDTH, MIN_HEIGHT = 80, 24
 TRIM_EVERY = 30.0  # seconds between returns of free heap memory to the system (chartui.memory)
+RELEASE_EVERY = 5.0  # seconds between releases of removed widgets Textual still holds (chartui.ui.leaks)
 
 
 class ChartuiApp(App[None]):
@@ -91,6 +93,7 @@ class ChartuiApp(App[None]):
         # Free heap pages go back to the system now and then (the arenas are capped by
         # `chartui ui` before the app starts; chartui.memory says why).
         self.set_interval(TRIM_EVERY, memory.trim)
+        self.set_interval(RELEASE_EVERY, lambda: release_closed_watchers(self))
         self._apply_settings()
         self._tabs_at_exit = self.tabs  # still reachable after the app has stopped running
         self._tabs_at_exit[0].focus_default()
