@@ -25,7 +25,10 @@ async def test_resizing_continuously_while_training_and_streaming(small_corpus, 
     async with app.run_test(size=(120, 36)) as pilot:
         train = app.query_one(TrainTab)
         await keys(app, "s")
-        await until(pilot, lambda: train.history.latest is not None)
+        # The app's live run, not only the tab's first step: the tab draws steps from its own
+        # queue while TrainingStarted still travels up to the app, and when it lands it makes
+        # the live run the active one, which would undo the open_run below.
+        await until(pilot, lambda: train.history.latest is not None and app.live_run is not None)
         sizes = [(80, 24), (200, 60), (40, 12), (120, 36), (81, 25), (79, 23), (160, 50)]
         generate = app.query_one(GenerateTab)
         for i in range(60):
