@@ -32,6 +32,7 @@ from chartui.engine.events import CheckpointSaved, Event, Finished, PromptReplac
 from chartui.engine.metrics import MetricsFollower
 from chartui.engine.runs import LAST, Run
 from chartui.errors import ChartuiError, ConfigError
+from chartui.priority import lower_this_thread
 from chartui.ui.history import RunHistory
 from chartui.ui.runs import LiveRun, RunHandle
 from chartui.ui.tabs.base import ChartuiTab
@@ -406,6 +407,7 @@ class TrainTab(ChartuiTab, can_focus=True):
 
     @work(thread=True, group="train", exit_on_error=False)
     def _train(self, model: Any, train: Any, preset: str, resume: Run | None, recipe: tuple[str, dict] | None) -> None:
+        lower_this_thread()  # keys and redraws before steps (chartui/priority.py says why)
         try:
             self._run_trainer(model, train, preset, resume, recipe)
         except Exception as exc:  # a ChartuiError (bad input) or a bug: say so in the app, do not die silently
