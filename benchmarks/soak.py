@@ -34,20 +34,11 @@ TABS = [
 ]
 
 
-def _until(session: Session, test, timeout: float = 10.0) -> float:
-    start = time.perf_counter()
-    while time.perf_counter() - start < timeout:
-        if test(session.screen()):
-            return time.perf_counter() - start
-    raise TimeoutError(f"no change on screen; it shows:\n{session.screen()}")
-
-
 def probe_tab(session: Session, key: str, marker: str, name: str) -> dict:
     """Switch to a tab, then press its key; both latencies in seconds (None where not timed)."""
     start = time.perf_counter()
     session.keys(key)
-    _until(session, lambda s: re.search(marker, s) is not None)
-    switch = time.perf_counter() - start
+    switch = session.until(lambda s: re.search(marker, s) is not None, start)
     first = None
     screen = session.screen()
     if name == "generate":
@@ -59,18 +50,18 @@ def probe_tab(session: Session, key: str, marker: str, name: str) -> dict:
         showing_chars = "characters seen" in screen
         start = time.perf_counter()
         session.keys("c")
-        first = _until(session, lambda s: ("characters seen" in s) != showing_chars)
+        first = session.until(lambda s: ("characters seen" in s) != showing_chars, start)
     elif name == "gates":
         gate = re.search(r"gate (\w+)", screen)
         if gate:  # traced (the live model): g moves to the next gate
             start = time.perf_counter()
             session.keys("g")
-            first = _until(session, lambda s: (m := re.search(r"gate (\w+)", s)) is not None and m.group(1) != gate.group(1))
+            first = session.until(lambda s: (m := re.search(r"gate (\w+)", s)) is not None and m.group(1) != gate.group(1), start)
     elif name == "compare":
         showing_val = "validation loss against" in screen
         start = time.perf_counter()
         session.keys("v")
-        first = _until(session, lambda s: ("validation loss against" in s) != showing_val)
+        first = session.until(lambda s: ("validation loss against" in s) != showing_val, start)
     return {"tab": name, "switch_s": round(switch, 4), "first_key_s": None if first is None else round(first, 4)}
 
 

@@ -10,6 +10,11 @@ import sys
 import time
 from pathlib import Path
 
+POLL = 0.005
+"""Seconds between two reads of the screen while waiting for a change: polling without a
+pause would spawn tmux clients back to back and take from the measured app the very CPU
+whose lack it measures (on two cores the figures were about twice as slow that way)."""
+
 
 def chartui_exe() -> str:
     exe = shutil.which("chartui", path=str(Path(sys.executable).parent)) or shutil.which("chartui")
@@ -51,14 +56,19 @@ class Session:
             time.sleep(poll)
         raise TimeoutError(f"{pattern!r} did not appear; screen:\n{self.screen()}")
 
+    def until(self, test, start: float, timeout: float = 10.0) -> float:
+        """Seconds from ``start`` (a perf_counter time) until ``test(screen)`` holds."""
+        while time.perf_counter() - start < timeout:
+            if test(self.screen()):
+                return time.perf_counter() - start
+            time.sleep(POLL)
+        raise TimeoutError(f"no change on screen; it shows:\n{self.screen()}")
+
     def key_latency(self, key: str, pattern: str) -> float:
         """Seconds from sending ``key`` to ``pattern`` appearing on screen."""
         start = time.perf_counter()
         self.keys(key)
-        while time.perf_counter() - start < 10:
-            if re.search(pattern, self.screen()):
-                return time.perf_counter() - start
-        raise TimeoutError(f"{pattern!r} did not appear after {key!r}")
+        return self.until(lambda s: re.search(pattern, s) is not None, start)
 
     def close(self) -> None:
         subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
