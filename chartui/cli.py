@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from chartui import __version__
-from chartui.config import DEFAULT_PRESET, is_device
+from chartui.config import BEAM_LENGTH_PENALTY, DEFAULT_PRESET, WINDOW_BLOCK, WINDOW_COUNT, DynamicSettings, is_device
 from chartui.display import unescape
 from chartui.errors import ChartuiError, NothingToTrain
 
@@ -197,24 +197,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="stateful (default): every character once, with its whole history; windows: random --block windows, "
         "each from a zero state, as nanoGPT's estimate_loss scores",
     )
-    p.add_argument("--block", type=_int, default=256, help="characters per window with --protocol windows (default 256)")
-    p.add_argument("--windows", type=_int, default=2000, help="how many random windows (default 2000)")
+    p.add_argument(
+        "--block", type=_int, default=WINDOW_BLOCK, help="characters per window with --protocol windows (default %(default)s)"
+    )
+    p.add_argument("--windows", type=_int, default=WINDOW_COUNT, help="how many random windows (default %(default)s)")
     p.add_argument(
         "--dynamic",
         action="store_true",
         help="also report dynamic evaluation (Krause et al. 2018): a copy of the model adapts as it reads; the run is not changed",
     )
     p.add_argument(
-        "--dynamic-lr", dest="dynamic_lr", type=_number, default=0.001, help="dynamic evaluation's step size (default 0.001)"
+        "--dynamic-lr",
+        dest="dynamic_lr",
+        type=_number,
+        default=DynamicSettings.lr,
+        help="dynamic evaluation's step size (default %(default)s)",
     )
     p.add_argument(
         "--dynamic-decay",
         dest="dynamic_decay",
         type=_number,
-        default=0.01,
-        help="its pull back to the trained weights (default 0.01)",
+        default=DynamicSettings.decay,
+        help="its pull back to the trained weights (default %(default)s)",
     )
-    p.add_argument("--segment", type=_int, default=50, help="characters scored, then learned from, at a time (default 50)")
+    p.add_argument(
+        "--segment",
+        type=_int,
+        default=DynamicSettings.segment,
+        help="characters scored, then learned from, at a time (default %(default)s)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead")
 
     p = sub.add_parser(
@@ -235,8 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--length-penalty",
         dest="length_penalty",
         type=_number,
-        default=0.6,
-        help="beam search: rank texts by log-probability / ((5 + length) / 6) ** A (default 0.6)",
+        default=BEAM_LENGTH_PENALTY,
+        help="beam search: rank texts by log-probability / ((5 + length) / 6) ** A (default %(default)s)",
     )
     p.add_argument(
         "--stop", default="", help="beam search: a text that ends a hypothesis early, such as \\n\\n (escapes as --prompt)"

@@ -339,6 +339,38 @@ def check_sampling(*, temperature: float, top_k: int | None, top_p: float | None
         _check(_is_number(top_p) and 0 < top_p <= 1, "top_p", "greater than 0 and at most 1", top_p)
 
 
+BEAM_LENGTH_PENALTY = 0.6
+"""Beam search ranks a text by log-probability / ((5 + length) / 6) ** this (GNMT's value)."""
+
+
+# --- evaluation settings (shared by `chartui eval` and the engine) -----------------------
+
+WINDOW_BLOCK = 256
+"""Characters per window in the windows protocol (nanoGPT's block size for Shakespeare)."""
+WINDOW_COUNT = 2000
+"""Random windows scored in the windows protocol."""
+
+
+@dataclass(frozen=True)
+class DynamicSettings:
+    """Dynamic evaluation with the RMS update of Krause et al. (2018)."""
+
+    segment: int = 50
+    """Characters scored, then learned from, at a time."""
+    lr: float = 0.001
+    """Step size of each update (scaled per weight by its gradients' RMS on training text)."""
+    decay: float = 0.01
+    """Pull back toward the trained weights at every update, so adaptation stays local."""
+    beta: float = 0.99
+    """How slowly the normaliser forgets: each update's gradient enters it with weight 1 - beta."""
+    rms_batches: int = 100
+    """Segments of training text used to measure each weight's typical gradient (the RMS),
+    spread evenly over the training text given, each read after a warm-up segment."""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
 # --- presets -----------------------------------------------------------------------------
 
 

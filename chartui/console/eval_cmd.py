@@ -7,10 +7,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from chartui.config import DynamicSettings
 from chartui.console.render import print_json, stdout_console
 from chartui.engine.corpus import describe_chars, read_text
 from chartui.engine.device import pick_device
-from chartui.engine.evaluate import DynamicSettings, EvalResult, evaluate_dynamic, evaluate_ids, evaluate_windows
+from chartui.engine.evaluate import EvalResult, evaluate_dynamic, evaluate_ids, evaluate_windows
 from chartui.engine.runs import LoadedModel, open_model, run_corpus, split_ids, validation_ids
 from chartui.errors import ConfigError, CorpusError
 

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from chartui.config import WINDOW_BLOCK, WINDOW_COUNT, DynamicSettings
 from chartui.engine.metrics import perplexity
 from chartui.errors import CorpusError
 
@@ -115,8 +116,8 @@ def evaluate_windows(
     model,
     ids: np.ndarray | torch.Tensor,
     *,
-    block: int = 256,
-    windows: int = 2000,
+    block: int = WINDOW_BLOCK,
+    windows: int = WINDOW_COUNT,
     seed: int = 0,
     batch: int = 64,
     device: torch.device | str | None = None,
@@ -146,32 +147,12 @@ def evaluate_windows(
     return EvalResult(loss=total / (windows * block), chars=windows * block)
 
 
-@dataclass(frozen=True)
-class DynamicSettings:
-    """Dynamic evaluation with the RMS update of Krause et al. (2018)."""
-
-    segment: int = 50
-    """Characters scored, then learned from, at a time."""
-    lr: float = 0.001
-    """Step size of each update (scaled per weight by its gradients' RMS on training text)."""
-    decay: float = 0.01
-    """Pull back toward the trained weights at every update, so adaptation stays local."""
-    beta: float = 0.99
-    """How slowly the normaliser forgets: each update's gradient enters it with weight 1 - beta."""
-    rms_batches: int = 100
-    """Segments of training text used to measure each weight's typical gradient (the RMS),
-    spread evenly over the training text given, each read after a warm-up segment."""
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-
 def evaluate_dynamic(
     model,
     ids: np.ndarray | torch.Tensor,
     *,
     train_ids: np.ndarray | torch.Tensor,
-    settings: DynamicSettings = DynamicSettings(),
+    settings: DynamicSettings | None = None,
     device: torch.device | str | None = None,
 ) -> EvalResult:
     """Score ``ids`` as one stream while a copy of the model adapts to it: each segment is
@@ -180,6 +161,8 @@ def evaluate_dynamic(
     and rms starts there and follows the gradients met since (decaying by ``beta``).
     The model passed in is not changed."""
     from chartui.engine.models import CharModel, detach_state
+
+    settings = settings or DynamicSettings()
 
     data, train = _as_numpy(ids), _as_numpy(train_ids)  # read a segment at a time
     n = len(data) - 1

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from chartui.config import check_sampling
+from chartui.config import BEAM_LENGTH_PENALTY, check_sampling
 from chartui.engine.corpus import Vocab, describe_chars
 from chartui.engine.replay import Replay
 from chartui.errors import ConfigError
@@ -174,7 +174,7 @@ def beam_search(
     prompt: str = "\n",
     length: int = 200,
     beams: int = 4,
-    alpha: float = 0.6,
+    alpha: float = BEAM_LENGTH_PENALTY,
     stop: str = "",
 ) -> list[Beam]:
     """The ``beams`` most likely continuations of ``prompt`` under the model, best first.
