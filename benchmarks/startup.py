@@ -33,7 +33,7 @@ def main() -> None:
     for _ in range(args.runs):
         session = Session(exe, env={"CHARTUI_HOME": home})
         try:
-            session.wait_for(r"Press s to train", timeout=30, poll=0.005)
+            session.wait_for(r"Press s to train", timeout=30)
             frame_times.append(time.perf_counter() - session.started)
         finally:
             session.close()

@@ -47,28 +47,23 @@ class Session:
     def alive(self) -> bool:
         return subprocess.run(["tmux", "has-session", "-t", self.name], capture_output=True).returncode == 0
 
-    def wait_for(self, pattern: str, timeout: float = 60.0, poll: float = 0.002) -> float:
-        """Seconds until ``pattern`` is on screen (polling capture-pane)."""
-        start = time.perf_counter()
-        while time.perf_counter() - start < timeout:
-            if re.search(pattern, self.screen()):
-                return time.perf_counter() - start
-            time.sleep(poll)
-        raise TimeoutError(f"{pattern!r} did not appear; screen:\n{self.screen()}")
+    def wait_for(self, pattern: str, timeout: float = 60.0) -> float:
+        """Seconds until ``pattern`` is on screen."""
+        return self.until(lambda s: re.search(pattern, s) is not None, time.perf_counter(), timeout, f"{pattern!r}")
 
-    def until(self, test, start: float, timeout: float = 10.0) -> float:
+    def until(self, test, start: float, timeout: float = 10.0, what: str = "the change") -> float:
         """Seconds from ``start`` (a perf_counter time) until ``test(screen)`` holds."""
         while time.perf_counter() - start < timeout:
             if test(self.screen()):
                 return time.perf_counter() - start
             time.sleep(POLL)
-        raise TimeoutError(f"no change on screen; it shows:\n{self.screen()}")
+        raise TimeoutError(f"{what} did not appear within {timeout:g} s; the screen shows:\n{self.screen()}")
 
     def key_latency(self, key: str, pattern: str) -> float:
         """Seconds from sending ``key`` to ``pattern`` appearing on screen."""
         start = time.perf_counter()
         self.keys(key)
-        return self.until(lambda s: re.search(pattern, s) is not None, start)
+        return self.until(lambda s: re.search(pattern, s) is not None, start, what=f"{pattern!r} after {key!r}")
 
     def close(self) -> None:
         subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)

@@ -162,7 +162,8 @@ def evaluate_dynamic(
     The model passed in is not changed."""
     from chartui.engine.models import CharModel, detach_state
 
-    settings = settings or DynamicSettings()
+    if settings is None:
+        settings = DynamicSettings()
 
     data, train = _as_numpy(ids), _as_numpy(train_ids)  # read a segment at a time
     n = len(data) - 1

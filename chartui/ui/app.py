@@ -42,6 +42,20 @@ TRIM_EVERY = 30.0  # seconds between returns of free heap memory to the system (
 RELEASE_EVERY = 5.0  # seconds between releases of removed widgets Textual still holds (chartui.ui.leaks)
 
 
+class TabsFollowKeys(TabbedContent):
+    """The tab on screen changes only when the user picks one. Textual also shows a pane whenever
+    a widget inside it takes the focus; with tabs switched quickly, a focus move that landed late
+    (the deferred focus of the tab just left, or the hidden tab's widget handing its focus on)
+    switched back, and the key seemed lost. Focus that lands in a hidden pane goes to the pane on
+    screen instead."""
+
+    def _on_tab_pane_focused(self, event: TabPane.Focused) -> None:
+        event.stop()
+        active = self.active_pane
+        if active is not None and event.tab_pane is not active:
+            active.query_one(ChartuiTab).focus_default()
+
+
 class ChartuiApp(App[None]):
     """Train character-level language models and watch them learn."""
 
@@ -82,7 +96,7 @@ class ChartuiApp(App[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         tabs = tab_classes()
-        with TabbedContent(initial=tabs[0].TAB_ID, id="tabs"):
+        with TabsFollowKeys(initial=tabs[0].TAB_ID, id="tabs"):
             for n, tab in enumerate(tabs, 1):
                 with TabPane(f"{n} {tab.TAB_TITLE}" if n <= 9 else tab.TAB_TITLE, id=tab.TAB_ID):
                     yield tab(id=f"{tab.TAB_ID}-tab")

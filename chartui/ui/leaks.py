@@ -30,6 +30,12 @@ def _nodes(app: App) -> Iterator[DOMNode]:
         yield from screen.walk_children(with_self=False)
 
 
+def _closed(entry: object) -> bool:
+    """An entry ``(widget, callback)`` whose widget has closed; anything else is left alone, so
+    a Textual release that stores watchers differently makes this a no-op, not a crash."""
+    return isinstance(entry, tuple) and len(entry) == 2 and getattr(entry[0], "_closing", False) is True
+
+
 def release_closed_watchers(app: App) -> int:
     """Drop watcher entries whose widget has closed (been removed); returns how many."""
     released = 0
@@ -38,7 +44,8 @@ def release_closed_watchers(app: App) -> int:
         if not isinstance(watchers, dict):
             continue
         for entries in watchers.values():
-            keep = [(owner, callback) for owner, callback in entries if not getattr(owner, "_closing", False)]
-            released += len(entries) - len(keep)
-            entries[:] = keep
+            if isinstance(entries, list):
+                keep = [entry for entry in entries if not _closed(entry)]
+                released += len(entries) - len(keep)
+                entries[:] = keep
     return released

@@ -60,7 +60,8 @@ def test_windows_protocol_scores_random_windows_from_a_zero_state():
 
 
 def test_dynamic_evaluation_adapts_a_copy_and_never_the_model():
-    from chartui.engine.evaluate import DynamicSettings, evaluate_dynamic
+    from chartui.config import DynamicSettings
+    from chartui.engine.evaluate import evaluate_dynamic
 
     torch.manual_seed(0)
     model = CharModel(ModelConfig(arch="gru", embed=8, hidden=32), vocab_size=6).eval()

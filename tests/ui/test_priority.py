@@ -34,13 +34,15 @@ def _nice_of_threads() -> dict[int, int]:
 @linux
 def test_a_thread_lowers_only_itself_and_its_children():
     base = os.getpriority(os.PRIO_PROCESS, 0)
+    if base + LOWER_BY > 19:
+        pytest.skip("the tests already run at the lowest priority: nothing lower to see")
     seen: dict[str, int] = {}
 
     def child() -> None:
         seen["child"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
     def worker() -> None:
-        seen["lowered"] = lower_this_thread()
+        seen["lowered"] = lower_this_thread() and lower_this_thread()  # twice: no lower than once
         seen["worker"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
         started = threading.Thread(target=child)
         started.start()
@@ -56,15 +58,22 @@ def test_a_thread_lowers_only_itself_and_its_children():
 
 @linux
 @pytest.mark.asyncio
-async def test_the_app_trains_below_its_ui_threads_priority(small_corpus):
+async def test_the_app_trains_below_its_ui_threads_priority_and_only_while_it_trains(small_corpus):
     main_nice = _nice_of_threads()[threading.get_native_id()]
+    if main_nice + LOWER_BY > 19:
+        pytest.skip("the tests already run at the lowest priority: nothing lower to see")
+    lowered = main_nice + LOWER_BY
     app = ChartuiApp(corpus=str(small_corpus), preset="seed", overrides={**TINY, "max_steps": 100_000})
     async with app.run_test(size=(120, 36)) as pilot:
         tab = app.query_one(TrainTab)
-        await keys(app, "s")
-        await until(pilot, lambda: tab.history.latest is not None and tab.history.latest["step"] >= 3)
-        nice = _nice_of_threads()
-        assert nice[threading.get_native_id()] == main_nice  # the UI thread keeps its priority
-        assert min(19, main_nice + LOWER_BY) in nice.values()  # the trainer's thread gave way
-        await keys(app, "ctrl+q", "y")
-        await until(pilot, lambda: not tab.is_training)
+        for _run in range(2):  # a second run must not sink lower, nor reuse a lowered thread
+            await keys(app, "s")
+            await until(pilot, lambda: tab.is_training and tab.history.latest is not None and tab.history.latest["step"] >= 3)
+            nice = _nice_of_threads()
+            assert nice[threading.get_native_id()] == main_nice  # the UI thread keeps its priority
+            assert lowered in nice.values()  # the trainer's thread gave way
+            assert max(nice.values()) == lowered, nice
+            await keys(app, "x")
+            await until(pilot, lambda: not tab.is_training)
+            # The lowered thread ended with its training: no thread that other work may get stays lowered.
+            await until(pilot, lambda: lowered not in _nice_of_threads().values())

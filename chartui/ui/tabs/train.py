@@ -9,6 +9,7 @@ is followed through its metrics.jsonl instead.
 
 from __future__ import annotations
 
+import contextvars
 import re
 import threading
 import time
@@ -407,16 +408,26 @@ class TrainTab(ChartuiTab, can_focus=True):
 
     @work(thread=True, group="train", exit_on_error=False)
     def _train(self, model: Any, train: Any, preset: str, resume: Run | None, recipe: tuple[str, dict] | None) -> None:
-        lower_this_thread()  # keys and redraws before steps (chartui/priority.py says why)
+        # Training runs in a thread of its own, below the UI thread's priority (chartui/priority.py):
+        # Textual's thread workers come from a shared pool, and a lowered thread stays lowered.
+        context = contextvars.copy_context()  # get_current_worker() answers in there too
+        args = (model, train, preset, resume, recipe)
+        thread = threading.Thread(target=context.run, args=(self._train_below_ui, *args), name="chartui-train")
+        try:
+            thread.start()
+            thread.join()
+        finally:
+            self._train_done.set()
+            self.post_message(self.WorkerDone())
+
+    def _train_below_ui(self, model: Any, train: Any, preset: str, resume: Run | None, recipe: tuple[str, dict] | None) -> None:
+        lower_this_thread()  # before torch starts its worker threads from this one: they inherit it
         try:
             self._run_trainer(model, train, preset, resume, recipe)
         except Exception as exc:  # a ChartuiError (bad input) or a bug: say so in the app, do not die silently
             self.post_message(
                 self.Failed(str(exc) if isinstance(exc, ChartuiError) else f"training failed unexpectedly: {exc!r}")
             )
-        finally:
-            self._train_done.set()
-            self.post_message(self.WorkerDone())
 
     def _run_trainer(self, model: Any, train: Any, preset: str, resume: Run | None, recipe: tuple[str, dict] | None) -> None:
         """Build the trainer and iterate it, posting what it reports (worker thread)."""
