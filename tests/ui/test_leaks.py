@@ -43,8 +43,17 @@ async def test_switching_tabs_leaves_no_dead_footer_keys_behind(small_corpus, ho
         await _switch_tabs(app, pilot, 6)
         alive, shown = _footer_keys(app)
         # Once Textual frees removed widgets by itself (Textualize/textual#6666), chartui.ui.leaks can go.
-        assert alive > 3 * shown, "dead Footer keys no longer pile up: Textual has fixed the leak"
-        released = release_closed_watchers(app)
-        await until(pilot, lambda: _footer_settled(app))
-        alive, shown = _footer_keys(app)
-        assert released > 0 and alive <= 2 * shown, (released, alive, shown)
+        # Under load Textual folds some recomposes together, so fewer keys die: ask for a margin only.
+        assert alive > 2 * shown, "dead Footer keys no longer pile up: Textual has fixed the leak"
+        assert release_closed_watchers(app) > 0
+        # Keys removed while messages for them were still queued close a moment later: release
+        # again until only the keys on screen (and at most as many closing ones) are left.
+        await until(
+            pilot,
+            lambda: release_closed_watchers(app) >= 0 and _footer_settled(app) and _at_most_twice_shown(app),
+        )
+
+
+def _at_most_twice_shown(app) -> bool:
+    alive, shown = _footer_keys(app)
+    return alive <= 2 * shown
