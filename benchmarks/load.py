@@ -87,6 +87,7 @@ def main() -> None:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     steps: list[dict] = []
+    threads: list[dict] = []  # the trainer's thread changes (--threads 0 follows the free cores)
 
     def read_trainer() -> None:
         assert trainer.stdout is not None
@@ -95,6 +96,8 @@ def main() -> None:
                 event = json.loads(line)
                 if event.get("event") == "step":
                     steps.append({"t": time.monotonic(), "chars": event["chars_seen"], "elapsed": event["elapsed"]})
+                elif event.get("event") == "threads":
+                    threads.append({"t": time.monotonic(), "threads": event["threads"], "others": event["others"]})
 
     threading.Thread(target=read_trainer, daemon=True).start()
     while not (run / "last.safetensors").is_file():
@@ -169,6 +172,9 @@ def main() -> None:
             "trainer_loss": round(1 - loaded / alone, 3),
             "readers_cpu_share": round(readers_cpu / (wall * cores), 3),
             "trainer_cpu_share_with_readers": round(trainer_cpu / (wall * cores), 3),
+            "trainer_thread_changes": [
+                {"s": round(c["t"] - start, 1), "threads": c["threads"], "others": c["others"]} for c in threads
+            ],
             "readers": {
                 "followers": 2,
                 "sample_forever_failed": forever_failed,

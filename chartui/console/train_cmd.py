@@ -26,7 +26,17 @@ from chartui.console.signals import stop_on_signals
 from chartui.display import finished_word, fmt_duration, fmt_loss, fmt_rate, params_line, printable
 from chartui.engine import finetune
 from chartui.engine.corpus import load_corpus
-from chartui.engine.events import CheckpointSaved, EvalDone, Event, Finished, PromptReplaced, SampleReady, Started, StepDone
+from chartui.engine.events import (
+    CheckpointSaved,
+    EvalDone,
+    Event,
+    Finished,
+    PromptReplaced,
+    SampleReady,
+    Started,
+    StepDone,
+    ThreadsChanged,
+)
 from chartui.engine.precision import configs_for_machine
 from chartui.engine.tracking import TensorBoardWriter
 from chartui.engine.train import Trainer
@@ -226,7 +236,7 @@ def _plain(trainer: Trainer, events: Iterator[Event]) -> Finished:
     for ev in events:
         if isinstance(ev, Started):
             out.print(_header(ev), markup=False)
-        elif isinstance(ev, PromptReplaced):
+        elif isinstance(ev, PromptReplaced | ThreadsChanged):
             out.print(f"note: {ev.message}", markup=False)
         elif isinstance(ev, StepDone):
             now = time.monotonic()
@@ -310,6 +320,8 @@ def _live(trainer: Trainer, events: Iterator[Event]) -> Finished:
                 live.console.print(_header(ev), markup=False, style="bold")
             elif isinstance(ev, PromptReplaced):
                 live.console.print(f"note: {ev.message}", markup=False, style="yellow")
+            elif isinstance(ev, ThreadsChanged):
+                live.console.print(f"note: {ev.message}", markup=False, style="dim")
             elif isinstance(ev, StepDone):
                 status.step = ev
             elif isinstance(ev, EvalDone):

@@ -6,7 +6,11 @@ serve the torch-free paths (``chartui sample`` and ``gates``) too.
 
 from __future__ import annotations
 
+import math
 import os
+import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chartui.errors import ConfigError
@@ -101,6 +105,78 @@ def set_threads(threads: int) -> int:
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     return threads
+
+
+def busy_cpu_seconds(cpus: set[int] | None = None) -> float | None:
+    """CPU seconds every process together has spent on ``cpus`` (default: the cores this
+    process may use) since boot, from /proc/stat: user, nice, system, irq, softirq and steal
+    (time the hypervisor gave to someone else). None where there is no /proc/stat."""
+    cpus = cpus if cpus is not None else os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    try:
+        lines = Path("/proc/stat").read_text().splitlines()
+    except OSError:
+        return None
+    ticks = 0
+    for line in lines:
+        name, _, rest = line.partition(" ")
+        if not name.startswith("cpu") or not name[3:].isdigit() or (cpus is not None and int(name[3:]) not in cpus):
+            continue
+        fields = [int(f) for f in rest.split()[:8]]
+        if len(fields) == 8:
+            user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+            ticks += user + nice + system + irq + softirq + steal
+    return ticks / os.sysconf("SC_CLK_TCK") if ticks else None
+
+
+class ThreadGovernor:
+    """``--threads 0`` on a CPU: as many torch threads as the cores other processes leave free.
+
+    torch's threads meet at the end of every operation, so one that waits for a core holds up
+    the others: on two cores with a reader busy on one, two threads train far slower than one.
+    Every ``every`` seconds ``poll`` compares the CPU time spent on this process's cores by
+    everyone (/proc/stat) with this process's own, and wants ``cores - others`` threads
+    (rounded, at least one); it changes only when two windows in a row want the same count, so
+    one short command does not make it flap.
+    """
+
+    def __init__(
+        self,
+        most: int,
+        every: float = 5.0,
+        *,
+        busy: Callable[[], float | None] = busy_cpu_seconds,
+        own: Callable[[], float] = time.process_time,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.most = self.threads = most
+        self.every = every
+        self.others = 0.0
+        """Cores other processes used over the last window."""
+        self._busy, self._own, self._clock = busy, own, clock
+        self._last: tuple[float, float, float] | None = None
+        self._wanted = most
+
+    def poll(self) -> int | None:
+        """The new thread count when it should change now, else None (cheap between windows)."""
+        now = self._clock()
+        if self._last is not None and now - self._last[0] < self.every:
+            return None
+        busy = self._busy()
+        if busy is None:  # no /proc/stat: never change
+            self.every = math.inf
+            self._last = (now, 0.0, 0.0)
+            return None
+        last, self._last = self._last, (now, busy, self._own())
+        if last is None or now <= last[0]:
+            return None
+        spent = (busy - last[1]) - (self._last[2] - last[2])
+        self.others = max(0.0, spent / (now - last[0]))
+        want = max(1, min(self.most, math.floor(self.most - self.others + 0.5)))
+        agreed, self._wanted = want == self._wanted, want
+        if agreed and want != self.threads:
+            self.threads = want
+            return want
+        return None
 
 
 def describe(device: torch.device) -> str:

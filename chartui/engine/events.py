@@ -77,6 +77,26 @@ class StepDone(Event):
 
 
 @dataclass(frozen=True)
+class ThreadsChanged(Event):
+    """``--threads 0`` on a CPU: torch's threads changed to the cores other processes leave free."""
+
+    kind: ClassVar[str] = "threads"
+    step: int
+    threads: int
+    before: int
+    others: float
+    """Cores other processes used over the last few seconds."""
+    cores: int
+
+    @property
+    def message(self) -> str:
+        return (
+            f"torch threads {self.before} -> {self.threads}: other processes are using "
+            f"{self.others:.1f} of the {self.cores} cores"
+        )
+
+
+@dataclass(frozen=True)
 class EvalDone(Event):
     """The whole validation split was scored."""
 

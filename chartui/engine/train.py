@@ -25,7 +25,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -37,7 +37,7 @@ from chartui.engine.atomic import remove_stale_temporaries
 from chartui.engine.batches import make_batches
 from chartui.engine.checkpoint import load_tensors, read_meta, save_checkpoint
 from chartui.engine.corpus import NAMED, Corpus, Vocab, load_corpus
-from chartui.engine.device import check_trainable, cores, describe, pick_device, set_threads
+from chartui.engine.device import ThreadGovernor, check_trainable, cores, describe, pick_device, set_threads
 from chartui.engine.evaluate import evaluate_ids
 from chartui.engine.events import (
     CheckpointSaved,
@@ -50,6 +50,7 @@ from chartui.engine.events import (
     SampleReady,
     Started,
     StepDone,
+    ThreadsChanged,
 )
 from chartui.engine.metrics import MetricsWriter, trim_metrics
 from chartui.engine.models import CharModel, State, detach_state, state_from_tensors, state_tensors
@@ -57,6 +58,8 @@ from chartui.engine.precision import choose_precision, measure_bf16, shape_key
 from chartui.engine.runs import Run, RunInfo
 from chartui.engine.sample import generate, readable_prompt
 from chartui.errors import ConfigError, NothingToTrain, RunError, SaveError, first_line
+
+_E = TypeVar("_E", bound=Event)
 
 
 class Cadence:
@@ -135,6 +138,12 @@ class Trainer:
             self.threads = set_threads(cfg.threads or max(1, cores() // self.dist.world))
         else:
             self.threads = torch.get_num_threads()
+        # Threads chosen for us (--threads 0, one process) follow the cores others leave free.
+        self.governor = (
+            ThreadGovernor(self.threads)
+            if self.device.type == "cpu" and not cfg.threads and not self.dist.active and self.threads > 1
+            else None
+        )
         self.vocab, self.corpus = vocab, corpus
         train_ids, self.val_ids = runs.split_ids(corpus, vocab, cfg.val_fraction)
         self.train_chars = len(train_ids)
@@ -414,6 +423,8 @@ class Trainer:
                 if len(pending) < cfg.log_every and not report:
                     continue
                 yield from self._flush(pending)
+                if self.governor is not None and (threads := self.governor.poll()) is not None:
+                    yield self._threads_changed(threads)
                 do_eval, do_save, do_sample = self.dist.agree(
                     bool(self.val_ids.size) and evaluate.due(self.step, self.elapsed),
                     save.due(self.step, self.elapsed),
@@ -449,6 +460,14 @@ class Trainer:
         except (SaveError, _OutOfMemory) as exc:
             reason, message = "error", str(exc)
         yield self._finish(reason, message)
+
+    def _threads_changed(self, threads: int) -> ThreadsChanged:
+        assert self.governor is not None
+        event = ThreadsChanged(
+            step=self.step, threads=threads, before=self.threads, others=round(self.governor.others, 2), cores=self.governor.most
+        )
+        self.threads = set_threads(threads)
+        return self._log(event)
 
     def _tick(self) -> None:
         """Add the wall-clock time since the last tick to ``elapsed``."""
@@ -786,7 +805,7 @@ class Trainer:
             raise RunError(f"{path}: the saved data position does not fit this corpus; start a new run")
         self.resumed = True
 
-    def _log(self, event: Event) -> Event:
+    def _log(self, event: _E) -> _E:
         """Record an event in metrics.jsonl (a short form of Started) and return it."""
         record = event.to_dict()
         if isinstance(event, Started):
