@@ -4,13 +4,15 @@ A widget that watches a reactive of a longer-lived object (``self.watch(other, .
 ``data_bind``) leaves an entry ``(widget, callback)`` in that object's watcher list. Textual
 prunes the entries of closed widgets only when the watched value changes
 (``Reactive._check_watchers``), so while it stays the same every removed widget, with its
-render caches, stays in memory. The Footer is the case that matters here: it recomposes on
-every change of the active bindings (each tab switch, many focus changes) and binds each new
-``FooterKey`` to its own ``compact`` reactive, which never changes, so an app left open for an
-hour kept tens of thousands of dead keys and hundreds of megabytes (Textualize/textual#6666).
+render caches, stays in memory (Textualize/textual#6666). Textual's Footer was the case that
+mattered: it recomposes on every change of the active bindings (each tab switch, many focus
+changes) and binds each new ``FooterKey`` to its own ``compact`` reactive, which never
+changes, so an app left open for an hour kept tens of thousands of dead keys and hundreds of
+megabytes. The app now shows its keys with chartui.ui.widgets.key_bar instead.
 
 ``release_closed_watchers`` applies Textual's own pruning rule to every node of the app now,
-without waiting for a value to change. The app calls it on a timer.
+without waiting for a value to change. The app calls it on a timer, so no other widget that
+watches something longer-lived (a tab watches the app's active run) can pile up the same way.
 """
 
 from __future__ import annotations

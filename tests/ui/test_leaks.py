@@ -1,11 +1,14 @@
-"""The app gives back the widgets it removes. Textual's Footer rebuilds its keys whenever the
-active bindings change (every tab switch, many focus moves) and binds each new key to the
-Footer's own ``compact`` reactive; Textual drops a removed key's watcher entry only when that
-value changes, which it never does, so every removed key stays in memory with its render caches
-(Textualize/textual#6666). chartui.ui.leaks releases them.
+"""The app gives back the widgets it removes.
 
-Each rebuild here is awaited (``Footer.recompose``), not provoked with key presses, so the
-test does not depend on how fast a loaded machine delivers keys."""
+Textual keeps a removed widget alive while it is still listed as a watcher of a longer-lived
+object whose value has not changed since (Textualize/textual#6666). Textual's Footer hit this
+at every tab switch: it rebuilds its keys whenever the active bindings change and binds each
+new key to its own ``compact`` reactive, which never changes. The app now draws its keys with
+KeyBar (one widget, nothing rebuilt), and chartui.ui.leaks releases closed watchers of every
+node on a timer, for any widget that watches something longer-lived.
+
+Each Footer rebuild here is awaited (``Footer.recompose``), not provoked with key presses, so
+the tests do not depend on how fast a loaded machine delivers keys."""
 
 from __future__ import annotations
 
@@ -19,14 +22,16 @@ from textual.widgets._footer import FooterKey
 
 from chartui.ui.app import ChartuiApp
 from chartui.ui.leaks import release_closed_watchers
-from tests.conftest import until
+from chartui.ui.tabs.train import TrainTab
+from chartui.ui.widgets.key_bar import KeyBar
+from tests.conftest import keys, until
 
 REBUILDS = 6
 
 
 def _alive_footer_keys() -> int:
     gc.collect()
-    return sum(1 for o in gc.get_objects() if isinstance(o, FooterKey))
+    return sum(1 for o in gc.get_objects() if type(o) is FooterKey)  # type(): isinstance wakes lazy modules
 
 
 class _FooterApp(App):
@@ -76,11 +81,51 @@ async def test_removed_footer_keys_stay_in_memory_until_released():
         assert release_closed_watchers(app) == 0  # nothing left to release; the shown keys are kept
 
 
+class _RunWatcher(Label):
+    """A widget that watches the app's active run, as every tab does."""
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "active_run", lambda run: None, init=False)
+
+
 @pytest.mark.asyncio
-async def test_the_app_releases_removed_footer_keys_on_its_own(small_corpus, home, monkeypatch):
+async def test_the_app_frees_a_removed_widget_that_watched_it(small_corpus, home, monkeypatch):
     monkeypatch.setattr("chartui.ui.app.RELEASE_EVERY", 0.05)
     app = ChartuiApp(corpus=str(small_corpus))
     async with app.run_test(size=(120, 36)) as pilot:
-        shown = await _rebuild_footer(app, pilot, REBUILDS)
-        # No call from the test: the app's timer must release the removed keys.
-        await until(pilot, lambda: _alive_footer_keys() <= shown)
+        watcher = _RunWatcher("watching")
+        await app.screen.mount(watcher)
+        await until(pilot, lambda: watcher in _watchers_of(app, "active_run"))
+        await watcher.remove()
+        # No call from the test: the app's timer must drop the entry that keeps it alive.
+        await until(pilot, lambda: watcher not in _watchers_of(app, "active_run"))
+
+
+def _watchers_of(node, attribute: str) -> list:
+    """The widgets listed as watchers of ``node.attribute`` (where textual.reactive keeps them)."""
+    return [entry[0] for entry in getattr(node, "__watchers", {}).get(attribute, [])]
+
+
+@pytest.mark.asyncio
+async def test_the_app_shows_its_keys_in_one_line_without_a_widget_per_key(small_corpus, home):
+    app = ChartuiApp(corpus=str(small_corpus))
+    async with app.run_test(size=(120, 36)) as pilot:
+        bar = app.query_one(KeyBar)
+        await until(pilot, lambda: "s" in bar.shown_keys)  # the Train tab's keys
+        assert not app.query(FooterKey)
+        assert bar.shown_keys[-1] == app.COMMAND_PALETTE_BINDING
+        await keys(app, "2")
+        await until(pilot, lambda: "s" not in bar.shown_keys and "r" in bar.shown_keys)  # Generate's
+
+
+@pytest.mark.asyncio
+async def test_a_click_on_a_key_in_the_bar_presses_it(small_corpus, home):
+    app = ChartuiApp(corpus=str(small_corpus))
+    async with app.run_test(size=(120, 36)) as pilot:
+        bar = app.query_one(KeyBar)
+        await until(pilot, lambda: "c" in bar.shown_keys)
+        train = app.query_one(TrainTab)
+        assert train.axis == "steps"
+        x = bar.render().plain.index(" c Steps/chars") + 1
+        await pilot.click(KeyBar, offset=(x, 0))
+        await until(pilot, lambda: train.axis == "chars")
