@@ -102,8 +102,7 @@ def set_threads(threads: int) -> int:
     import torch
 
     threads = threads if threads > 0 else available
-    if torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)
+    torch.set_num_threads(threads)  # always: torch keeps a count per thread, and a default for new ones
     return threads
 
 

@@ -371,6 +371,10 @@ class Trainer:
         try:
             yield from self._loop()
         finally:
+            if self.governor is not None and self.threads != self.governor.most:
+                # What follows in this process (the app's next run, its samplers) starts from
+                # every core again, not from what the load during this run left.
+                self.threads = set_threads(min(self.governor.most, cores()))
             if self.metrics is not None:
                 self.metrics.close()
             self.close()
@@ -463,6 +467,7 @@ class Trainer:
 
     def _threads_changed(self, threads: int) -> ThreadsChanged:
         assert self.governor is not None
+        threads = min(threads, cores())  # the cores we may use can shrink mid-run (taskset, cpusets)
         event = ThreadsChanged(
             step=self.step, threads=threads, before=self.threads, others=round(self.governor.others, 2), cores=self.governor.most
         )

@@ -45,6 +45,8 @@ class RunHistory:
     best_val: float | None = None
     val: float | None = None
     paused: bool = False
+    threads: int | None = None
+    """CPU threads the trainer uses now, where it changed them after starting (--threads 0)."""
     version: int = 0
     """Bumped on every change, so the UI redraws only when something is new."""
 
@@ -75,7 +77,10 @@ class RunHistory:
             self.started = record
             self.run = str(record.get("run", self.run))
             self.finished = None
+            self.threads = None
             self._trim_after(int(record.get("step", 0)))
+        elif kind == "threads":
+            self.threads = int(record["threads"])
         elif kind == "eval":
             self.evals.append((int(record["step"]), int(record.get("chars_seen", 0)), float(record["val_loss"])))
             self.val = float(record["val_loss"])

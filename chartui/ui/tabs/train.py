@@ -644,6 +644,9 @@ class TrainTab(ChartuiTab, can_focus=True):
         """Where it trains: ``cpu (2 threads)``, or the GPU's name and the memory it holds."""
         started = self.history.started or {}
         device = str(started.get("device") or "")
+        threads = self.history.threads
+        if threads is not None:  # changed since the start: other processes took cores, or gave them back
+            device = re.sub(r"\(\d+ threads?\)", f"({threads} thread{'s' if threads != 1 else ''})", device)
         memory = step.get("device_memory")
         return f"{printable(device)}{f' [b]{fmt_bytes(memory)}[/]' if isinstance(memory, int) else ''}" if device else ""
 

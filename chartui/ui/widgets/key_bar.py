@@ -37,7 +37,9 @@ class KeyBar(Widget):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._keys: list[tuple[str, str, str, bool]] = []
-        """(key, its display, description, enabled) per shown binding, in order."""
+        """(key, its display, description, enabled) per shown binding, in order; the command
+        palette's last (drawn at the right end) when ``_palette``."""
+        self._palette = False
         self._spans: list[tuple[int, int, int]] = []
         """(first cell, cell after the last, index in ``_keys``) of each key as last drawn."""
 
@@ -59,8 +61,8 @@ class KeyBar(Widget):
                 keys.append((binding.key, self._display(binding), binding.description, enabled))
         if palette is not None:
             keys.append(palette)
-        if keys != self._keys:
-            self._keys = keys
+        if keys != self._keys or self._palette != (palette is not None):
+            self._keys, self._palette = keys, palette is not None
             self.refresh()
 
     def _display(self, binding: Binding) -> str:
@@ -72,9 +74,9 @@ class KeyBar(Widget):
         disabled_style = self.get_component_rich_style("key-bar--disabled")
         line, palette = Text(no_wrap=True, end=""), Text(no_wrap=True, end="")
         spans: list[tuple[Text, int, int, int]] = []
-        for i, (key, display, description, enabled) in enumerate(self._keys):
+        for i, (_key, display, description, enabled) in enumerate(self._keys):
             part = line
-            if key == self.app.COMMAND_PALETTE_BINDING:  # kept at the right end, as the Footer does
+            if self._palette and i == len(self._keys) - 1:  # kept at the right end, as the Footer does
                 part = palette
                 part.append("▏", description_style)
             start = part.cell_len
