@@ -223,7 +223,7 @@ class TrainConfig:
     the model's own steps both ways on this machine and keeps bf16 only if it is faster
     (remembered per machine and model shape). Evaluation is always in fp32."""
     threads: int = 0
-    """CPU threads for torch (0: one per physical core)."""
+    """CPU threads for torch (0: one per core this process may use, fewer while other processes keep cores busy)."""
     seed: int = 1337
     """Seeds initialisation, batch order, dropout and training samples."""
     log_every: int = 1

@@ -106,16 +106,16 @@ def set_threads(threads: int) -> int:
     return threads
 
 
-def busy_cpu_seconds(cpus: set[int] | None = None) -> float | None:
+def busy_cpu_seconds(cpus: set[int] | None = None, stat: Path = Path("/proc/stat")) -> float | None:
     """CPU seconds every process together has spent on ``cpus`` (default: the cores this
     process may use) since boot, from /proc/stat: user, nice, system, irq, softirq and steal
-    (time the hypervisor gave to someone else). None where there is no /proc/stat."""
+    (time the hypervisor gave to someone else). None where there is no /proc/stat (Linux only)."""
     cpus = cpus if cpus is not None else os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
     try:
-        lines = Path("/proc/stat").read_text().splitlines()
+        lines = stat.read_text().splitlines()
     except OSError:
         return None
-    ticks = 0
+    ticks, found = 0, False
     for line in lines:
         name, _, rest = line.partition(" ")
         if not name.startswith("cpu") or not name[3:].isdigit() or (cpus is not None and int(name[3:]) not in cpus):
@@ -124,7 +124,8 @@ def busy_cpu_seconds(cpus: set[int] | None = None) -> float | None:
         if len(fields) == 8:
             user, nice, system, _idle, _iowait, irq, softirq, steal = fields
             ticks += user + nice + system + irq + softirq + steal
-    return ticks / os.sysconf("SC_CLK_TCK") if ticks else None
+            found = True
+    return ticks / os.sysconf("SC_CLK_TCK") if found else None
 
 
 class ThreadGovernor:
@@ -136,6 +137,9 @@ class ThreadGovernor:
     everyone (/proc/stat) with this process's own, and wants ``cores - others`` threads
     (rounded, at least one); it changes only when two windows in a row want the same count, so
     one short command does not make it flap.
+
+    It sees the CPU others got, not what they wanted: a busy trainer that leaves them less than
+    half a core keeps its threads. Off Linux (no /proc/stat) the count never changes.
     """
 
     def __init__(

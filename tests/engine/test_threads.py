@@ -129,3 +129,19 @@ def test_threads_the_user_chose_are_left_alone(small_corpus, tmp_path, monkeypat
     monkeypatch.setattr("chartui.engine.train.ThreadGovernor", lambda most: made.append(most))
     train_run(small_corpus, tmp_path / "run", max_steps=3, threads=1)
     assert made == []
+
+
+def test_busy_cpu_seconds_reads_only_the_cores_this_process_may_use(tmp_path):
+    stat = tmp_path / "stat"
+    stat.write_text(
+        "cpu  900 0 900 9000 0 0 0 0 0 0\n"  # the sum over all cores: never counted
+        "cpu0 100 10 20 5000 40 1 2 3 0 0\n"  # busy: everything but idle (5000) and iowait (40)
+        "cpu1 700 0 0 10 0 0 0 0 0 0\n"  # not ours
+        "cpu2 50 0 0 10\n"  # a short line: skipped
+        "intr 12345 0 0\n"
+    )
+    ticks = os.sysconf("SC_CLK_TCK")
+    assert busy_cpu_seconds({0}, stat) == pytest.approx((100 + 10 + 20 + 1 + 2 + 3) / ticks)
+    assert busy_cpu_seconds({0, 1}, stat) == pytest.approx((136 + 700) / ticks)
+    assert busy_cpu_seconds({5}, stat) is None
+    assert busy_cpu_seconds({0}, tmp_path / "missing") is None
