@@ -102,7 +102,10 @@ def set_threads(threads: int) -> int:
     import torch
 
     threads = threads if threads > 0 else available
-    torch.set_num_threads(threads)  # always: torch keeps a count per thread, and a default for new ones
+    if torch.get_num_threads() != threads:
+        # Only on a change: it rebuilds torch's thread pools from the calling thread, whose
+        # priority they inherit (the app trains in a lowered thread: chartui.priority).
+        torch.set_num_threads(threads)
     return threads
 
 

@@ -465,6 +465,12 @@ class Trainer:
             reason, message = "error", str(exc)
         yield self._finish(reason, message)
 
+    def keep_threads(self) -> None:
+        """Train with the threads it starts with, whatever the load. For a caller that lowered
+        this thread's priority: torch's thread pools, rebuilt from it on a change, would inherit
+        the lower priority and outlive the run."""
+        self.governor = None
+
     def _threads_changed(self, threads: int) -> ThreadsChanged:
         assert self.governor is not None
         threads = min(threads, cores())  # the cores we may use can shrink mid-run (taskset, cpusets)

@@ -452,6 +452,7 @@ class TrainTab(ChartuiTab, can_focus=True):
             if recipe is not None:  # the preset as this machine trains it (may measure bf16 once)
                 model, train = configs_for_machine(load_preset(recipe[0]), recipe[1])
             trainer = Trainer.new(model, train, preset=preset)
+        trainer.keep_threads()  # this thread runs below the UI (lower_this_thread); see keep_threads
         self.post_message(self.TrainerReady(trainer))
         steps: list[StepDone] = []
         last_post = 0.0
