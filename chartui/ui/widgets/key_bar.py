@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual import events
-from textual.binding import Binding
 from textual.screen import Screen
 from textual.widget import Widget
 
@@ -55,18 +54,15 @@ class KeyBar(Widget):
         palette: tuple[str, str, str, bool] | None = None
         for _node, binding, enabled, _tooltip in screen.active_bindings.values():
             if self.app.ENABLE_COMMAND_PALETTE and binding.key == self.app.COMMAND_PALETTE_BINDING:
-                palette = (binding.key, self._display(binding), binding.description, enabled)
+                palette = (binding.key, self.app.get_key_display(binding), binding.description, enabled)
             elif binding.show and binding.action not in actions:
                 actions.add(binding.action)  # one entry per action, as the Footer shows
-                keys.append((binding.key, self._display(binding), binding.description, enabled))
+                keys.append((binding.key, self.app.get_key_display(binding), binding.description, enabled))
         if palette is not None:
             keys.append(palette)
         if keys != self._keys or self._palette != (palette is not None):
             self._keys, self._palette = keys, palette is not None
             self.refresh()
-
-    def _display(self, binding: Binding) -> str:
-        return self.app.get_key_display(binding)
 
     def render(self) -> Text:
         key_style = self.get_component_rich_style("key-bar--key")
