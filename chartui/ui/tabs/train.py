@@ -29,7 +29,7 @@ from textual.worker import get_current_worker
 from chartui.config import ARCHS, DEFAULT_PRESET, ModelConfig, apply_overrides, build_configs, list_presets, load_preset, to_dict
 from chartui.display import finished_word, fmt_bytes, fmt_duration, fmt_loss, fmt_rate, params_parts, printable
 from chartui.engine.corpus import NAMED
-from chartui.engine.events import CheckpointSaved, Event, Finished, PromptReplaced, SampleReady, Started, StepDone, ThreadsChanged
+from chartui.engine.events import CheckpointSaved, Event, Finished, PromptReplaced, SampleReady, Started, StepDone
 from chartui.engine.metrics import MetricsFollower
 from chartui.engine.runs import LAST, Run
 from chartui.errors import ChartuiError, ConfigError
@@ -501,8 +501,6 @@ class TrainTab(ChartuiTab, can_focus=True):
             )
         elif isinstance(event, PromptReplaced):
             self.app.notify(event.message, severity="warning", timeout=10)
-        elif isinstance(event, ThreadsChanged):
-            self.app.notify(event.message, timeout=5)
         elif isinstance(event, SampleReady):
             self._show_samples()
         elif isinstance(event, CheckpointSaved):
