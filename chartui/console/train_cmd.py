@@ -13,6 +13,7 @@ import signal
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import closing
 
 from rich.live import Live
 from rich.panel import Panel
@@ -99,7 +100,13 @@ def _trainer(args: argparse.Namespace, overrides: dict) -> Trainer:
 
 
 def _report(args: argparse.Namespace, trainer: Trainer) -> int:
-    events = trainer.events()
+    # Closed here, not whenever the generator is collected: its cleanup (the run's lock, the
+    # process group under torchrun) must run before the interpreter starts shutting down.
+    with closing(trainer.events()) as events:
+        return _consume(args, trainer, events)
+
+
+def _consume(args: argparse.Namespace, trainer: Trainer, events: Iterator[Event]) -> int:
     if not trainer.dist.main:  # under torchrun, rank 0 alone speaks
         with stop_on_signals(trainer, quiet=True):
             finished = next(e for e in events if isinstance(e, Finished))

@@ -111,7 +111,17 @@ def from_environment(device_type: str) -> Dist:
     return Dist(rank=rank, world=world, local_rank=local_rank)
 
 
-def leave() -> None:
-    """Leave the job's process group (at the end of training)."""
-    if dist.is_initialized():
-        dist.destroy_process_group()
+def leave(together: bool = False) -> None:
+    """Leave the job's process group (at the end of training). ``together``: every rank is
+    known to be leaving now (they agreed to stop), so wait for the others first. A rank that
+    tore its group down while rank 0 still evaluated and sampled could abort in gloo's
+    teardown at exit (SIGABRT, "terminate called without an active exception"); never wait
+    after a failure, when the others may never come."""
+    if not dist.is_initialized():
+        return
+    if together:
+        try:
+            dist.barrier()
+        except RuntimeError:  # a rank already left (killed): tear down regardless
+            pass
+    dist.destroy_process_group()

@@ -122,6 +122,7 @@ class Trainer:
         self._stop = threading.Event()
         self._unpaused = threading.Event()
         self._unpaused.set()
+        self._agreed_end = False  # the loop ended on a decision every rank shares (budget, stop)
         cfg = train_config
 
         self.device = pick_device(cfg.device)
@@ -379,7 +380,7 @@ class Trainer:
                 self.metrics.close()
             self.close()
             if self.dist.active:
-                distributed.leave()
+                distributed.leave(together=self._agreed_end)
 
     def _loop(self) -> Iterator[Event]:
         cfg = self.config
@@ -463,6 +464,7 @@ class Trainer:
             reason, message = "diverged", str(exc)
         except (SaveError, _OutOfMemory) as exc:
             reason, message = "error", str(exc)
+        self._agreed_end = reason in ("budget", "stopped")  # every rank took this same decision
         yield self._finish(reason, message)
 
     def keep_threads(self) -> None:
