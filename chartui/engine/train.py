@@ -20,7 +20,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
@@ -367,7 +367,7 @@ class Trainer:
     def __iter__(self) -> Iterator[Event]:
         return self.events()
 
-    def events(self) -> Iterator[Event]:
+    def events(self) -> Generator[Event, None, None]:
         """Train until a budget ends, ``stop()`` is called, or the loss diverges."""
         try:
             yield from self._loop()
