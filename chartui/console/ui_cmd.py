@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
         corpus=args.corpus or settings.corpus or "shakespeare",
         preset=args.preset or settings.preset or DEFAULT_PRESET,
         settings=settings,
+        settle_heap=True,
     )
     try:
         app.run()

@@ -129,3 +129,28 @@ async def test_a_click_on_a_key_in_the_bar_presses_it(small_corpus, home):
         x = bar.render().plain.index(" c Steps/chars") + 1
         await pilot.click(KeyBar, offset=(x, 0))
         await until(pilot, lambda: train.axis == "chars")
+
+
+@pytest.mark.asyncio
+async def test_the_app_settles_its_heap_once_up_and_again_once_torch_is_loaded(small_corpus, home, monkeypatch):
+    # `chartui ui` asks for it; a full garbage collection then skips what start-up and torch
+    # left alive (chartui.memory.settle). Freezing is process-wide, so undo it afterwards.
+    import sys
+
+    monkeypatch.setattr("chartui.ui.app.RELEASE_EVERY", 0.05)
+    torch_loaded = "torch" in sys.modules  # by earlier tests in this process, or not yet
+    gc.unfreeze()
+    try:
+        app = ChartuiApp(corpus=str(small_corpus), settle_heap=True)
+        async with app.run_test(size=(120, 36)) as pilot:
+            first = 0
+            if not torch_loaded:  # the app alone, then torch as training would load it
+                await until(pilot, lambda: app._settled == 1)
+                first = gc.get_freeze_count()
+                assert first > 10_000
+                import torch  # noqa: F401
+            await until(pilot, lambda: app._settled == 2)
+            assert gc.get_freeze_count() > first + 100_000  # torch's modules and functions alone
+        assert not ChartuiApp(corpus=str(small_corpus)).settle_heap  # tests and embedders: as it was
+    finally:
+        gc.unfreeze()
