@@ -17,7 +17,7 @@ full collection. In the app, with torch loaded, that is about 370,000 objects (1
 torch's modules and functions) and a full collection took 210-260 ms on this project's 2-core
 build machine, about every 10 s while training: a key pressed then waits that long.
 ``settle`` (``gc.freeze`` after a collection) moves what is alive at that moment, nearly all of
-it kept for good, out of the collector's reach; full collections then took about 25 ms.
+it kept for good, out of the collector's reach; full collections then took about 57 ms.
 
 `chartui ui` caps the arenas before the app starts (chartui/console/ui_cmd.py) and the app
 trims on a timer (chartui/ui/app.py); benchmarks/soak.py measures the result.
