@@ -54,6 +54,13 @@ class ChartuiTab(Vertical):
         """Put the keyboard focus where this tab's keys work."""
         self.focus()
 
+    def watch_has_focus(self, _has_focus: bool) -> None:
+        # Textual restyles a widget and everything inside it when its focus changes; for a tab
+        # that is every widget in it, and it was the largest part of a tab switch (the Train
+        # tab: 25-40 ms of each switch to or from it). No rule in the app's CSS styles a
+        # tab's children by the tab's focus, so the tab alone is restyled.
+        self.app.stylesheet.update_nodes([self], animate=True)
+
     def keep(self, kind: str, files: dict[str, bytes], *, screenshot: bool = False) -> None:
         """Write what the user asked to keep to exports/ as ``KIND-<time>.<suffix>`` (``files``:
         suffix -> bytes; ``screenshot``: the screen as an SVG beside them), then say where, or

@@ -25,6 +25,7 @@ from chartui.errors import ChartuiError
 from chartui.ui.runs import RunHandle
 from chartui.ui.tabs.base import ChartuiTab
 from chartui.ui.widgets.gate_view import GateHeatmap, GateText
+from chartui.ui.widgets.live_text import LiveText
 
 DEFAULT_TEXT = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n"
 
@@ -74,7 +75,7 @@ class GatesTab(ChartuiTab):
         self._unit_chosen = False
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="gates-status")
+        yield LiveText(id="gates-status")
         yield TextArea(DEFAULT_TEXT, id="gates-input", soft_wrap=True, show_line_numbers=False, compact=True)
         with Horizontal(id="gates-body"):
             with Vertical(id="gates-left"):
@@ -268,7 +269,7 @@ class GatesTab(ChartuiTab):
     def _show_status(self, text: str) -> None:
         run = self.active_run
         name = "no run" if run is None else f"{run.name} (training now)" if run.live else run.name
-        self.query_one("#gates-status", Static).update(f"[b]{printable(name)}[/]  {text}")
+        self.query_one("#gates-status", LiveText).show(f"[b]{printable(name)}[/]  {text}")
 
     def _show_detail(self) -> None:
         tr = self.trace

@@ -22,7 +22,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Input, Label, Select, Static
+from textual.widgets import Input, Label, Select
 from textual.worker import get_current_worker
 
 from chartui.display import fmt_loss, printable, unescape
@@ -30,6 +30,7 @@ from chartui.engine.runs import list_runs
 from chartui.errors import ChartuiError
 from chartui.ui.runs import RunHandle
 from chartui.ui.tabs.base import ChartuiTab
+from chartui.ui.widgets.live_text import LiveText
 from chartui.ui.widgets.sample_view import SampleView
 
 TOP_K = [None, 40, 20, 10, 5, 1]
@@ -104,6 +105,7 @@ class GenerateTab(ChartuiTab):
         """Set while the stream is actually held by a pause (no character is being made)."""
         self._stop = threading.Event()
         self._streaming = False
+        self._views: list[SampleView] = []
         self._generation = 0
         self._shown: dict[str, Any] = {}
         """What the columns on screen were generated from: prompt, mode, runs, knobs."""
@@ -114,7 +116,7 @@ class GenerateTab(ChartuiTab):
             yield Select([], prompt="pick a run (ctrl+r)", id="gen-run", compact=True)
             yield Label("Prompt")
             yield Input("ROMEO:\n".replace("\n", "\\n"), id="prompt", compact=True, tooltip="\\n is a newline; Enter generates")
-        yield Static("", id="gen-status")
+        yield LiveText(id="gen-status")
         with Horizontal(id="gen-columns"):
             for i in range(3):
                 with Vertical(classes="gen-column" + ("" if i == 0 else " hidden"), id=f"gen-col-{i}"):
@@ -124,6 +126,7 @@ class GenerateTab(ChartuiTab):
 
     def on_mount(self) -> None:
         super().on_mount()
+        self._views = list(self.query(SampleView))
         self.set_interval(1 / 30, self._drain)
         self.refresh_runs()
         self._show_status()
@@ -266,7 +269,7 @@ class GenerateTab(ChartuiTab):
         state = (
             "paused" if self._paused.is_set() and self._streaming else "streaming" if self._streaming else "idle (r generates)"
         )
-        self.query_one("#gen-status", Static).update(
+        self.query_one("#gen-status", LiveText).show(
             f"[b]{state}[/]  {t}  top-k [b]{self.top_k or 'off'}[/]  top-p [b]{self.top_p or 'off'}[/]  seed [b]{self.seed}[/]  "
             f"speed [b]{speed or 'max'}[/]{'/s' if speed else ''}  {self.mode}{'  colour=p' if self.colour else ''}"
         )
@@ -399,9 +402,11 @@ class GenerateTab(ChartuiTab):
         self.app.notify(message.text, severity="error", timeout=8)
 
     def _drain(self) -> None:
-        for i, view in enumerate(self.query(SampleView)):
+        # 30 times a second, streaming or not: no DOM query here (one cost more than the rest of
+        # the app's idle work while training).
+        for view in self._views:
             if view.drain():
-                self.query_one(f"#gen-scroll-{i}", VerticalScroll).scroll_end(animate=False)
+                view.parent.scroll_end(animate=False)  # type: ignore[union-attr]
 
     @property
     def samplers(self) -> list[Any]:

@@ -37,6 +37,7 @@ from chartui.priority import lower_this_thread
 from chartui.ui.history import RunHistory
 from chartui.ui.runs import LiveRun, RunHandle
 from chartui.ui.tabs.base import ChartuiTab
+from chartui.ui.widgets.live_text import LiveText
 from chartui.ui.widgets.loss_chart import SMOOTHING, LossChart
 
 # Form fields: (id, label, kind). Numbers are checked by the config's own rules on Start.
@@ -188,7 +189,7 @@ class TrainTab(ChartuiTab, can_focus=True):
                     yield Button("Stop", id="stop", variant="error", compact=True, disabled=True)
                 yield Static("", id="train-params")
             with Vertical(id="train-main"):
-                yield Static("Press s to train the preset on the corpus.", id="train-stats")
+                yield LiveText("Press s to train the preset on the corpus.", id="train-stats")
                 yield LossChart(title="loss (nats/char)", id="train-chart")
                 yield Sparkline([], id="train-spark")
                 yield Label("Samples as training goes", classes="section")
@@ -488,7 +489,8 @@ class TrainTab(ChartuiTab, can_focus=True):
     def on_train_tab_steps_done(self, message: StepsDone) -> None:
         for step in message.steps:
             self.history.apply(step)
-        self._show_stats()
+        if self.on_screen:  # ten times a second; a hidden tab catches up when shown
+            self._show_stats()
 
     def on_train_tab_engine_event(self, message: EngineEvent) -> None:
         event = message.event
@@ -567,6 +569,9 @@ class TrainTab(ChartuiTab, can_focus=True):
         self._show_stats()
         self._draw_chart()
 
+    def shown(self) -> None:
+        self._show_stats()  # the chart follows at the next tick
+
     def _tick(self) -> None:
         if self.follower is not None and self.opened is not None:
             records = self.follower.poll()
@@ -635,7 +640,7 @@ class TrainTab(ChartuiTab, can_focus=True):
             ]
             # A narrow screen wraps the line between phrases, never inside one ("0:20 / elapsed").
             text = "  ".join(_KEEP_TOGETHER.sub("\u00a0", p) for p in parts if p)
-        self.query_one("#train-stats", Static).update(text)
+        self.query_one("#train-stats", LiveText).show(text)
         if len(h.recent) % 10 == 0:
             self.query_one("#train-spark", Sparkline).data = list(h.recent)
 
