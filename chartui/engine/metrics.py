@@ -60,6 +60,9 @@ class MetricsFollower:
         self.path = Path(path)
         self._offset = 0
         self._inode: int | None = None
+        self.restarts = 0
+        """How many times the file was found rewritten and read again from its start: a caller
+        that keeps what it read drops it when this changes."""
 
     def poll(self) -> list[dict[str, Any]]:
         try:
@@ -68,6 +71,7 @@ class MetricsFollower:
             return []
         if self._inode is not None and (st.st_ino != self._inode or st.st_size < self._offset):
             self._offset = 0  # rewritten (a resume trims it): read again from the start
+            self.restarts += 1
         self._inode = st.st_ino
         try:
             with open(self.path, "rb") as fh:

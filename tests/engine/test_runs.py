@@ -211,6 +211,9 @@ def test_metrics_tolerate_a_torn_last_line_and_garbage(tmp_path):
     assert [r["step"] for r in follower.poll()] == [3]
     trim_metrics(path, 2)
     assert [r["step"] for r in read_metrics(path)] == [1, 2]
+    assert follower.restarts == 0
+    assert [r["step"] for r in follower.poll()] == [1, 2]  # rewritten: read again from the start, and said so
+    assert follower.restarts == 1
 
 
 # --- runs written by chartui 0.1.0 (format 1) ---------------------------------------------------

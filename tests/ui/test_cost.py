@@ -4,16 +4,22 @@ involved, not every widget inside them (benchmarks/soak.py measures the latencie
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 from textual.app import App
 from textual.containers import Vertical
+from textual.widgets import DataTable
 
+from chartui.engine import runs
+from chartui.engine.metrics import read_metrics, trim_metrics
 from chartui.ui.app import ChartuiApp
+from chartui.ui.tabs.compare import CompareTab
 from chartui.ui.tabs.train import TrainTab
 from chartui.ui.widgets.live_text import LiveText
-from tests.conftest import keys, until
+from chartui.ui.widgets.loss_chart import LossChart
+from tests.conftest import copy_run, keys, until
 from tests.ui.test_app import TINY
 
 
@@ -107,3 +113,42 @@ def _text(app, selector: str) -> str:
 def _step_shown(app) -> int:
     match = re.search(r"step ([\d,]+)", _text(app, "#train-stats"))
     return int(match.group(1).replace(",", "")) if match else -1
+
+
+@pytest.mark.asyncio
+async def test_the_compare_tab_reads_only_what_was_appended_and_redraws_only_what_changed(tiny_run, home):
+    run = copy_run(tiny_run, home / "checkpoints" / "tiny-a")
+    app = ChartuiApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("5")
+        tab = app.query_one(CompareTab)
+        table = app.query_one("#compare-table", DataTable)
+        chart = app.query_one("#compare-chart", LossChart)
+        await until(pilot, lambda: table.row_count == 1 and chart._raw)
+        evals = [r for r in read_metrics(run / runs.METRICS) if r.get("event") == "eval"]
+        assert [p for p in chart._raw[0][1]] == [r["chars_seen"] for r in evals]
+        drawn, cleared = [], []
+        set_lines, clear = chart.set_lines, table.clear
+        chart.set_lines = lambda *a, **k: (drawn.append(a[0]), set_lines(*a, **k))  # type: ignore[method-assign]
+        table.clear = lambda *a, **k: (cleared.append(1), clear(*a, **k))  # type: ignore[method-assign]
+
+        await pilot.press("r")  # nothing changed on disk
+        await pilot.press("1", "5")  # nor by looking again
+        assert drawn == [] and cleared == []
+
+        with open(run / runs.METRICS, "a") as fh:  # the run goes on training
+            fh.write(json.dumps({**evals[-1], "step": 999, "chars_seen": evals[-1]["chars_seen"] + 1000, "val_loss": 1.5}) + "\n")
+        await pilot.press("r")
+        await until(pilot, lambda: len(drawn) == 1)
+        assert drawn[0][0][1][-1] == evals[-1]["chars_seen"] + 1000 and drawn[0][0][2][-1] == 1.5
+        assert len(drawn[0][0][1]) == len(evals) + 1  # the old points once, the new one added
+
+        trim_metrics(run / runs.METRICS, evals[0]["step"])  # a resume rewrote the file shorter
+        await pilot.press("r")
+        await until(pilot, lambda: len(drawn) == 2)
+        assert drawn[1][0][1] == [evals[0]["chars_seen"]]
+
+        row = list(tab._rows[0])
+        row[-1] = "interrupted"  # one cell changes: it is replaced, the table is not refilled
+        tab._fill_table([tuple(row)])
+        assert cleared == [] and table.get_row_at(0)[-1] == "interrupted"

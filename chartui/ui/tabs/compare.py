@@ -13,12 +13,37 @@ from textual.widgets import DataTable, Label
 
 from chartui.display import fmt_int, fmt_loss, fmt_rate
 from chartui.engine.runs import Run, RunSummary, list_runs
-from chartui.errors import ChartuiError
 from chartui.ui.runs import RunHandle
 from chartui.ui.tabs.base import ChartuiTab
 from chartui.ui.widgets.loss_chart import LossChart
 
 MAX_CURVES = 6
+SERIES = {"val": ("eval", "val_loss"), "train": ("step", "loss")}  # the chart's choice: (record, field)
+
+
+class _Curves:
+    """One run's loss points (characters seen, loss) for both series, read from its
+    metrics.jsonl as it grows: each look at the tab reads what was appended since the last, not
+    the whole file again (an hour of training writes a third of a megabyte of it). A file that
+    cannot be read gives no points."""
+
+    def __init__(self, run: str) -> None:
+        self._follower = Run(run).follow()
+        self.restarts = 0
+        self.points: dict[str, tuple[list[int], list[float]]] = {s: ([], []) for s in SERIES}
+
+    def read(self) -> dict[str, tuple[list[int], list[float]]]:
+        records = self._follower.poll()
+        if self._follower.restarts != self.restarts:  # rewritten: the records are all of it again
+            self.restarts = self._follower.restarts
+            self.points = {s: ([], []) for s in SERIES}
+        for series, (kind, key) in SERIES.items():
+            xs, ys = self.points[series]
+            for r in records:
+                if r.get("event") == kind and isinstance(r.get(key), (int, float)) and isinstance(r.get("chars_seen"), int):
+                    xs.append(r["chars_seen"])
+                    ys.append(r[key])
+        return self.points
 
 
 class CompareTab(ChartuiTab):
@@ -37,6 +62,9 @@ class CompareTab(ChartuiTab):
         self.runs: list[RunSummary] = []
         self.charted: list[str] = []
         self.series = "val"
+        self._rows: list[tuple[str, ...]] = []
+        self._curves: dict[str, _Curves] = {}
+        self._drawn: object = None
 
     def compose(self) -> ComposeResult:
         yield Label("Runs in checkpoints/ (enter opens a run, space charts it)", classes="section")
@@ -63,22 +91,22 @@ class CompareTab(ChartuiTab):
 
     def action_refresh(self) -> None:
         self.runs = list(reversed(list_runs()))
-        table = self.query_one("#compare-table", DataTable)
-        table.clear()
-        for r in self.runs:
-            p = r.progress
-            table.add_row(
+        rows = [
+            (
+                str(r.path),
                 r.name,
                 r.label,
                 fmt_int(r.info.params["total"] if r.info else None),
-                fmt_loss(p.val_loss),
-                fmt_loss(p.best_val_loss),
+                fmt_loss(r.progress.val_loss),
+                fmt_loss(r.progress.best_val_loss),
                 "-" if r.perplexity is None else f"{r.perplexity:.2f}",
-                fmt_rate(p.chars_per_s),
-                fmt_int(p.step),
+                fmt_rate(r.progress.chars_per_s),
+                fmt_int(r.progress.step),
                 r.status,
-                key=str(r.path),
             )
+            for r in self.runs
+        ]
+        self._fill_table(rows)
         if not self.charted:
             self.charted = [str(r.path) for r in self.runs[:4]]
         self._draw()
@@ -102,22 +130,37 @@ class CompareTab(ChartuiTab):
         if event.data_table.id == "compare-table" and event.row_key.value:
             self.app.open_run(event.row_key.value)  # type: ignore[attr-defined]
 
+    def _fill_table(self, rows: list[tuple[str, ...]]) -> None:
+        """Show ``rows`` (the run's path, then its cells): the same runs in the same order only
+        have their changed cells replaced (a look at the tab while one run trains changes a few);
+        anything else refills the table."""
+        table = self.query_one("#compare-table", DataTable)
+        if [r[0] for r in rows] == [r[0] for r in self._rows]:
+            columns = list(table.columns)
+            for new, old in zip(rows, self._rows):
+                for column, value, before in zip(columns, new[1:], old[1:]):
+                    if value != before:
+                        table.update_cell(new[0], column, value)
+        else:
+            table.clear()
+            for row in rows:
+                table.add_row(*row[1:], key=row[0])
+        self._rows = rows
+
     def _draw(self) -> None:
-        kind, key = ("eval", "val_loss") if self.series == "val" else ("step", "loss")
         labels = {str(r.path): f"{r.name[-26:]} {r.info.model.arch if r.info else ''}" for r in self.runs}
-        lines = []
-        for run in self.charted:
-            try:
-                records = Run(run).metrics()
-            except ChartuiError:
-                continue  # unreadable metrics: that run has no curve
-            pts = [
-                (r["chars_seen"], r[key])
-                for r in records
-                if r.get("event") == kind and isinstance(r.get(key), (int, float)) and isinstance(r.get("chars_seen"), int)
-            ]
-            if pts:
-                lines.append((labels.get(run, run), [p[0] for p in pts], [p[1] for p in pts]))
+        self._curves = {run: self._curves.get(run) or _Curves(run) for run in self.charted}
+        lines, seen = [], []
+        for run, curves in self._curves.items():
+            xs, ys = curves.read()[self.series]
+            seen.append((run, curves.restarts, len(xs)))
+            if xs:
+                lines.append((labels.get(run, run), xs, ys))
+        # Redraw only what changed: plotting is the costliest thing the tab does.
+        drawn = (self.series, labels, seen)
+        if drawn == self._drawn:
+            return
+        self._drawn = drawn
         chart = self.query_one("#compare-chart", LossChart)
         chart.title = f"{'validation' if self.series == 'val' else 'train'} loss against characters seen"
-        chart.set_lines(lines, xlabel="characters seen")
+        chart.set_lines([(label, list(xs), list(ys)) for label, xs, ys in lines], xlabel="characters seen")

@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import DataTable, Label, Static, TextArea
+from textual.widgets import DataTable, Label, TextArea
 from textual.worker import get_current_worker
 
 from chartui.display import printable
@@ -83,7 +83,7 @@ class GatesTab(ChartuiTab):
                     yield GateText(id="gates-text")
                 yield GateHeatmap("", id="gates-heatmap")
             with Vertical(id="gates-right"):
-                yield Static("", id="gates-detail")
+                yield LiveText(id="gates-detail")
                 yield Label("Interesting units (enter picks)", classes="section")
                 yield DataTable(id="gates-rank", cursor_type="row", zebra_stripes=True)
 
@@ -284,7 +284,7 @@ class GatesTab(ChartuiTab):
         lines.append("next character:")
         for c, p in tr.top_next(t):
             lines.append(f"  {printable(repr(c)):<6} {p:5.1%} {'█' * max(1, round(p * 14))}")
-        self.query_one("#gates-detail", Static).update("\n".join(lines))
+        self.query_one("#gates-detail", LiveText).show("\n".join(lines))
 
     def _show_heatmap(self) -> None:
         tr = self.trace

@@ -56,9 +56,10 @@ class GateText(Widget, can_focus=True):
         self.lo, self.hi, self.diverging = 0.0, 1.0, False
 
     def show(self, text: str, values: np.ndarray, lo: float, hi: float, *, diverging: bool) -> None:
+        new_text = text != self.text  # only the text decides the height: new colours need no layout
         self.text, self.values, self.lo, self.hi, self.diverging = text, values, lo, hi, diverging
         self.cursor = min(self.cursor, max(len(text) - 1, 0))
-        self.refresh(layout=True)
+        self.refresh(layout=new_text)
 
     def action_move(self, delta: int) -> None:
         if self.text:
@@ -147,4 +148,4 @@ class GateHeatmap(Static):
                 spans.append(Span(offset, offset + 5, "bold reverse"))
             parts.append(label + cells)
             offset += len(label) + len(cells) + 1
-        self.update(Content("\n".join(parts), spans, strip_control_codes=False))
+        self.update(Content("\n".join(parts), spans, strip_control_codes=False), layout=False)  # its height is 1fr
