@@ -40,7 +40,7 @@ def probe_tab(session: Session, key: str, marker: str, name: str) -> dict:
     session.keys(key)
     switch = session.until(lambda s: re.search(marker, s) is not None, start)
     first = None
-    screen = session.screen()
+    screen = session.settled()  # what the tab shows before its key: never a half-drawn frame
     if name == "generate":
         t = re.search(r"T (\d\.\d\d) ", screen)
         if t:

@@ -103,6 +103,18 @@ class Session:
     def screen(self) -> str:
         return "\n".join(self._control.command(f"capture-pane -p -t {_quote(self.name)}")) + "\n"
 
+    def settled(self, timeout: float = 2.0) -> str:
+        """The screen once two reads in a row agree: a frame is written in pieces, and a read
+        between two of them shows part of the new frame over the old one."""
+        last, deadline = self.screen(), time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            time.sleep(POLL)
+            now = self.screen()
+            if now == last:
+                break
+            last = now
+        return last
+
     def keys(self, *keys: str) -> None:
         # "--": a "-" key is not an option
         self._control.command(f"send-keys -t {_quote(self.name)} -- {' '.join(_quote(k) for k in keys)}")
