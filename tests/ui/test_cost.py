@@ -10,7 +10,7 @@ import re
 import pytest
 from textual.app import App
 from textual.containers import Vertical
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Select
 
 from chartui.engine import runs
 from chartui.engine.metrics import read_metrics, trim_metrics
@@ -152,3 +152,22 @@ async def test_the_compare_tab_reads_only_what_was_appended_and_redraws_only_wha
         row[-1] = "interrupted"  # one cell changes: it is replaced, the table is not refilled
         tab._fill_table([tuple(row)])
         assert cleared == [] and table.get_row_at(0)[-1] == "interrupted"
+
+
+@pytest.mark.asyncio
+async def test_the_generate_tab_rebuilds_its_run_picker_only_when_the_runs_changed(tiny_run, home):
+    copy_run(tiny_run, home / "checkpoints" / "tiny-a")
+    app = ChartuiApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("2")
+        select = app.query_one("#gen-run", Select)
+        await until(pilot, lambda: len(select._options) == 2)  # the blank, and tiny-a
+        rebuilt = []
+        set_options = select.set_options
+        select.set_options = lambda options: (rebuilt.append(list(options)), set_options(options))  # type: ignore[method-assign]
+        await pilot.press("1", "2")
+        assert rebuilt == []
+        copy_run(tiny_run, home / "checkpoints" / "tiny-b")
+        await pilot.press("1", "2")
+        await until(pilot, lambda: len(rebuilt) == 1)
+        assert {v for _, v in rebuilt[0]} == {str(home / "checkpoints" / n) for n in ("tiny-a", "tiny-b")}

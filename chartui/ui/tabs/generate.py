@@ -106,6 +106,7 @@ class GenerateTab(ChartuiTab):
         self._stop = threading.Event()
         self._streaming = False
         self._views: list[SampleView] = []
+        self._options: list[tuple[str, str]] = []  # what the run picker offers
         self._generation = 0
         self._shown: dict[str, Any] = {}
         """What the columns on screen were generated from: prompt, mode, runs, knobs."""
@@ -154,7 +155,9 @@ class GenerateTab(ChartuiTab):
         if active is not None and not any(v == str(active.path) for _, v in options) and active.path.exists():
             options.insert(0, (active.name, str(active.path)))
         current = select.value
-        select.set_options(options)
+        if options != self._options:  # rebuilding the picker on every look at the tab cost a layout
+            self._options = options
+            select.set_options(options)
         values = {v for _, v in options}
         # The active run (opened, picked or in training) wins; otherwise keep the user's pick.
         for choice in (str(active.path) if active else None, current, options[0][1] if options else None):
