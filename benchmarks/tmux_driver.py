@@ -37,19 +37,29 @@ class _Control:
         )
         self._replies: queue.Queue[tuple[bool, list[str]]] = queue.Queue()
         self._lock = threading.Lock()
+        self._attached = threading.Event()
         threading.Thread(target=self._read, daemon=True).start()
+        if not self._attached.wait(10):  # a command sent before the attach completes finds no client
+            raise RuntimeError(f"tmux could not attach a control client to {session}")
         self.command("refresh-client -f no-output")  # replies only: no copy of everything the app draws
 
     def _read(self) -> None:
         assert self._proc.stdout is not None
         block: list[str] | None = None
+        mine = False
         for line in self._proc.stdout:
             line = line.rstrip("\n")
             if block is None:
                 if line.startswith("%begin"):
                     block = []
+                    # "%begin TIME NUMBER FLAGS": flag 1 marks a reply to a command this client
+                    # sent (the attach's own reply comes first, unasked)
+                    mine = line.split()[-1] == "1"
             elif line.startswith(("%end", "%error")):
-                self._replies.put((line.startswith("%end"), block))
+                if mine:
+                    self._replies.put((line.startswith("%end"), block))
+                else:
+                    self._attached.set()
                 block = None
             else:
                 block.append(line)
