@@ -20,7 +20,7 @@ from chartui.ui.tabs.train import TrainTab
 from chartui.ui.widgets.live_text import LiveText
 from chartui.ui.widgets.loss_chart import LossChart
 from tests.conftest import copy_run, keys, until
-from tests.ui.test_app import TINY
+from tests.ui.test_app import TINY, _text
 
 
 class OneLine(App):
@@ -106,10 +106,6 @@ async def test_the_train_tab_skips_its_status_line_while_hidden_and_catches_up_w
         await until(pilot, lambda: tab.history.finished is not None and not tab.is_training)
 
 
-def _text(app, selector: str) -> str:
-    return str(app.query_one(selector).render()).replace("\u00a0", " ")
-
-
 def _step_shown(app) -> int:
     match = re.search(r"step ([\d,]+)", _text(app, "#train-stats"))
     return int(match.group(1).replace(",", "")) if match else -1
@@ -152,6 +148,7 @@ async def test_the_compare_tab_reads_only_what_was_appended_and_redraws_only_wha
         row[-1] = "interrupted"  # one cell changes: it is replaced, the table is not refilled
         tab._fill_table([tuple(row)])
         assert cleared == [] and table.get_row_at(0)[-1] == "interrupted"
+        await until(pilot, lambda: list(table.columns.values())[-1].content_width >= len("interrupted"))  # widened, not clipped
 
 
 @pytest.mark.asyncio
@@ -171,3 +168,39 @@ async def test_the_generate_tab_rebuilds_its_run_picker_only_when_the_runs_chang
         await pilot.press("1", "2")
         await until(pilot, lambda: len(rebuilt) == 1)
         assert {v for _, v in rebuilt[0]} == {str(home / "checkpoints" / n) for n in ("tiny-a", "tiny-b")}
+
+
+@pytest.mark.asyncio
+async def test_a_training_error_stays_on_the_train_tab_across_a_tab_switch(small_corpus):
+    app = ChartuiApp(corpus=str(small_corpus), preset="seed", overrides={**TINY, "max_steps": 5})
+    async with app.run_test(size=(120, 36)) as pilot:
+        tab = app.query_one(TrainTab)
+        await keys(app, "s")
+        await until(pilot, lambda: tab.history.finished is not None and not tab.is_training)
+        await keys(app, "4")
+        await until(pilot, lambda: app.query_one("#tabs").active == "data" and not tab.on_screen)
+        tab.post_message(TrainTab.Failed("the disk is full"))
+        await until(pilot, lambda: "the disk is full" in _text(app, "#train-stats"))
+        await keys(app, "1")
+        await until(pilot, lambda: tab.on_screen)
+        await pilot.pause()  # the switch's TabActivated, and with it shown(), handled
+        assert "the disk is full" in _text(app, "#train-stats")  # not replaced by "finished
+
+
+class Chart(App):
+    def compose(self):
+        yield LossChart()
+
+
+@pytest.mark.asyncio
+async def test_a_chart_cuts_its_lines_again_for_a_new_width():
+    app = Chart()
+    async with app.run_test(size=(80, 20)) as pilot:
+        chart = app.query_one(LossChart)
+        xs = list(range(5000))
+        chart.set_lines([("train", xs, [1.0 + (x % 7) / 10 for x in xs])])
+        narrow = len(chart._lines[0][1])
+        assert narrow <= 2 * 80
+        await pilot.resize_terminal(200, 20)
+        await until(pilot, lambda: len(chart._lines[0][1]) > narrow)
+        assert len(chart._lines[0][1]) <= 2 * 200

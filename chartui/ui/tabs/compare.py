@@ -140,7 +140,7 @@ class CompareTab(ChartuiTab):
             for new, old in zip(rows, self._rows):
                 for column, value, before in zip(columns, new[1:], old[1:]):
                     if value != before:
-                        table.update_cell(new[0], column, value)
+                        table.update_cell(new[0], column, value, update_width=True)
         else:
             table.clear()
             for row in rows:
@@ -149,6 +149,7 @@ class CompareTab(ChartuiTab):
 
     def _draw(self) -> None:
         labels = {str(r.path): f"{r.name[-26:]} {r.info.model.arch if r.info else ''}" for r in self.runs}
+        self.charted = [run for run in self.charted if run in labels]  # deleted or renamed since: no curve
         self._curves = {run: self._curves.get(run) or _Curves(run) for run in self.charted}
         lines, seen = [], []
         for run, curves in self._curves.items():

@@ -140,6 +140,7 @@ class TrainTab(ChartuiTab, can_focus=True):
         self.opened: Run | None = None
         self.axis = "steps"
         self._chart_version = -1
+        self._stats_stale = False  # the stats line is behind: updates came while the tab was hidden
         self._saved = ""
         self._in_training = False
         self._train_done = threading.Event()  # for other threads: set when the worker has ended
@@ -489,8 +490,7 @@ class TrainTab(ChartuiTab, can_focus=True):
     def on_train_tab_steps_done(self, message: StepsDone) -> None:
         for step in message.steps:
             self.history.apply(step)
-        if self.on_screen:  # ten times a second; a hidden tab catches up when shown
-            self._show_stats()
+        self._stats_changed()
 
     def on_train_tab_engine_event(self, message: EngineEvent) -> None:
         event = message.event
@@ -516,11 +516,12 @@ class TrainTab(ChartuiTab, can_focus=True):
                 severity=severity,
                 timeout=10,
             )
-        self._show_stats()
+        self._stats_changed()
 
     def on_train_tab_failed(self, message: Failed) -> None:
         self._training_ended(Path(self.history.run) if self.history.run else None)
-        self.query_one("#train-stats", Static).update(f"[b red]{printable(message.text)}[/]")
+        self._stats_stale = False  # the error stays on the line until something new happens
+        self.query_one("#train-stats", LiveText).update(f"[b red]{printable(message.text)}[/]")
         self.app.notify(message.text, severity="error", timeout=10)
 
     def _training_ended(self, path: Path | None) -> None:
@@ -570,7 +571,16 @@ class TrainTab(ChartuiTab, can_focus=True):
         self._draw_chart()
 
     def shown(self) -> None:
-        self._show_stats()  # the chart follows at the next tick
+        if self._stats_stale:
+            self._show_stats()  # the chart follows at the next tick
+
+    def _stats_changed(self) -> None:
+        """What the stats line says has changed (ten times a second while training): show it
+        now, or once the tab is on screen again."""
+        if self.on_screen:
+            self._show_stats()
+        else:
+            self._stats_stale = True
 
     def _tick(self) -> None:
         if self.follower is not None and self.opened is not None:
@@ -610,6 +620,7 @@ class TrainTab(ChartuiTab, can_focus=True):
         self.query_one("#train-spark", Sparkline).data = list(h.recent)
 
     def _show_stats(self) -> None:
+        self._stats_stale = False
         h = self.history
         s = h.latest
         if s is None:

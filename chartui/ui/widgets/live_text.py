@@ -27,10 +27,12 @@ class LiveText(Static):
         super().update(content, layout=layout)
 
     def show(self, content: VisualType) -> None:
-        """Put ``content`` on screen; a layout only if its height changes."""
-        if content == self._shown:
+        """Put ``content`` on screen; a layout only if its height (wrapped to the widget's
+        width) changes."""
+        if isinstance(content, str) and content == self._shown:  # (Content compares its text only)
             return
         width = self.content_size.width
+        before = self.get_content_height(Size(0, 0), Size(0, 0), width) if width else None
         self.update(content, layout=False)
-        if not width or self.get_content_height(Size(0, 0), Size(0, 0), width) != self.content_size.height:
+        if before is None or self.get_content_height(Size(0, 0), Size(0, 0), width) != before:
             self.refresh(layout=True)

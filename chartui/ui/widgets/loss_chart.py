@@ -88,6 +88,11 @@ class LossChart(PlotextPlot):
             self.log_scale = log_scale
         self._prepare()
 
+    def on_resize(self) -> None:
+        # The lines were cut down to the old width; a chart first drawn while hidden had none.
+        if self._raw:
+            self._prepare()
+
     def _prepare(self) -> None:
         n = max(2 * max(self.size.width, 40), 40)
         self._lines = []
