@@ -16,6 +16,7 @@ minutes (or the last two thirds of a shorter soak), in MB per hour.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import tempfile
 import time
@@ -74,6 +75,22 @@ def probe_or_miss(session: Session, tab: tuple[str, str, str], keep: Path) -> di
         keep.mkdir(parents=True, exist_ok=True)
         (keep / f"{tab[2]}-{time.time_ns()}.txt").write_text(str(exc))
         return {"tab": tab[2], "switch_s": None, "first_key_s": None, "missed": True}
+
+
+def quit_with_save(session: Session) -> float | None:
+    """Quit the training app (ctrl+q, then y to save); seconds until it is gone, None if the
+    quit did not go as expected (the figures gathered so far are kept either way)."""
+    try:
+        session.keys("C-q")
+        session.wait_for("A run is training", timeout=10)
+        session.keys("y")
+    except (RuntimeError, TimeoutError) as exc:
+        log(f"quitting did not go as expected: {exc}")
+        return None
+    end = time.monotonic()
+    while session.alive() and time.monotonic() - end < 15:
+        time.sleep(0.1)
+    return round(time.monotonic() - end, 2)
 
 
 def slope_mb_per_hour(samples: list[dict], last_minutes: float) -> float | None:
@@ -145,16 +162,9 @@ def main() -> None:
             probes.extend(cycle)
             if follower is not None:
                 follower_probes.extend(probe_or_miss(follower, tab, home / "missed-follower") for tab in TABS)
-            worst = max(max(p["switch_s"] or 10.0, p["first_key_s"] or 0) for p in cycle)
-            log(sample, f"slowest probe {worst * 1000:.0f} ms")
+            log(json.dumps({**sample, "probes": cycle, "follower_probes": follower_probes[-len(TABS) :] if follower else []}))
             time.sleep(args.every)
-        session.keys("C-q")
-        session.wait_for("A run is training", timeout=10)
-        session.keys("y")
-        end = time.monotonic()
-        while session.alive() and time.monotonic() - end < 15:
-            time.sleep(0.1)
-        exit_seconds = time.monotonic() - end
+        exit_seconds = quit_with_save(session)
     finally:
         session.close()
         if follower is not None:
@@ -170,7 +180,7 @@ def main() -> None:
         "rss_slope_mb_per_hour": slope_mb_per_hour(samples, window),
         "slope_window_minutes": window,
         "latency": summary(probes),
-        "quit_seconds": round(exit_seconds, 2),
+        "quit_seconds": exit_seconds,
         "missed_screens": str(home),  # the screens of probes that never changed, if any
         "samples": samples,
         "probes": probes,

@@ -38,47 +38,68 @@ class _Control:
         self._replies: queue.Queue[tuple[bool, list[str]]] = queue.Queue()
         self._lock = threading.Lock()
         self._attached = threading.Event()
+        self._abandoned = 0  # replies still to come for commands that timed out: dropped on arrival
+        self._ended = False
         threading.Thread(target=self._read, daemon=True).start()
-        if not self._attached.wait(10):  # a command sent before the attach completes finds no client
+        if not self._attached.wait(10) or self._ended:  # a command sent before the attach completes finds no client
+            self.close()
             raise RuntimeError(f"tmux could not attach a control client to {session}")
         self.command("refresh-client -f no-output")  # replies only: no copy of everything the app draws
 
     def _read(self) -> None:
         assert self._proc.stdout is not None
         block: list[str] | None = None
-        mine = False
+        mine, tag = False, []
         for line in self._proc.stdout:
             line = line.rstrip("\n")
             if block is None:
-                if line.startswith("%begin"):
-                    block = []
-                    # "%begin TIME NUMBER FLAGS": flag 1 marks a reply to a command this client
-                    # sent (the attach's own reply comes first, unasked)
-                    mine = line.split()[-1] == "1"
-            elif line.startswith(("%end", "%error")):
+                if line.startswith("%begin "):
+                    # "%begin TIME NUMBER FLAGS", closed by "%end TIME NUMBER FLAGS" (or %error):
+                    # flag 1 marks a reply to a command of this client (the attach's own reply
+                    # comes first, unasked)
+                    _, time_, number, flags = line.split()
+                    block, tag, mine = [], [time_, number], flags == "1"
+            elif line.startswith(("%end ", "%error ")) and line.split()[1:3] == tag:
                 if mine:
                     self._replies.put((line.startswith("%end"), block))
                 else:
                     self._attached.set()
                 block = None
             else:
-                block.append(line)
-        self._replies.put((False, ["the tmux control client ended"]))
+                block.append(line)  # the screen's own lines, whatever they start with
+        self._ended = True
+        self._attached.set()
+        self._replies.put((False, ["the tmux control client ended (the session is gone)"]))
 
     def command(self, command: str, timeout: float = 10.0) -> list[str]:
         """Run one tmux command; its output lines (an error reply raises RuntimeError)."""
         assert self._proc.stdin is not None
         with self._lock:
+            if self._ended:
+                raise RuntimeError(f"tmux {command!r}: the tmux control client ended (the session is gone)")
             self._proc.stdin.write(command + "\n")
             self._proc.stdin.flush()
-            ok, lines = self._replies.get(timeout=timeout)
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    ok, lines = self._replies.get(timeout=max(deadline - time.monotonic(), 0))
+                except queue.Empty:
+                    self._abandoned += 1  # its reply, when it comes, belongs to no one
+                    raise TimeoutError(f"tmux {command!r} had no reply within {timeout:g} s") from None
+                if self._abandoned and not self._ended:
+                    self._abandoned -= 1
+                    continue
+                break
         if not ok:
             raise RuntimeError(f"tmux {command!r}: {' '.join(lines)}")
         return lines
 
     def close(self) -> None:
-        if self._proc.stdin is not None:
-            self._proc.stdin.close()
+        try:
+            if self._proc.stdin is not None:
+                self._proc.stdin.close()
+        except OSError:
+            pass  # the client has already gone with its session
         try:
             self._proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -105,7 +126,11 @@ class Session:
         extra = [arg for k, v in env.items() for arg in ("-e", f"{k}={v}")]
         self.started = time.perf_counter()
         self._tmux("new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height), *extra, command)
-        self._control = _Control(self.name)
+        try:
+            self._control = _Control(self.name)
+        except RuntimeError:
+            subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+            raise
 
     def _tmux(self, *args: str) -> str:
         return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
