@@ -148,4 +148,5 @@ class GateHeatmap(Static):
                 spans.append(Span(offset, offset + 5, "bold reverse"))
             parts.append(label + cells)
             offset += len(label) + len(cells) + 1
-        self.update(Content("\n".join(parts), spans, strip_control_codes=False), layout=False)  # CSS sets its height, never its content
+        # CSS sets its height, never its content: no layout needed
+        self.update(Content("\n".join(parts), spans, strip_control_codes=False), layout=False)
