@@ -10,15 +10,16 @@ import re
 import pytest
 from textual.app import App
 from textual.containers import Vertical
-from textual.widgets import DataTable, Select
+from textual.widgets import DataTable, Input, Select
 
 from chartui.engine import runs
 from chartui.engine.metrics import read_metrics, trim_metrics
 from chartui.ui.app import ChartuiApp
-from chartui.ui.tabs.compare import CompareTab
+from chartui.ui.tabs.gates import GatesTab
 from chartui.ui.tabs.train import TrainTab
 from chartui.ui.widgets.live_text import LiveText
 from chartui.ui.widgets.loss_chart import LossChart
+from chartui.ui.widgets.steady_table import SteadyTable
 from tests.conftest import copy_run, keys, until
 from tests.ui.test_app import TINY, _text
 
@@ -117,8 +118,7 @@ async def test_the_compare_tab_reads_only_what_was_appended_and_redraws_only_wha
     app = ChartuiApp()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("5")
-        tab = app.query_one(CompareTab)
-        table = app.query_one("#compare-table", DataTable)
+        table = app.query_one("#compare-table", SteadyTable)
         chart = app.query_one("#compare-chart", LossChart)
         await until(pilot, lambda: table.row_count == 1 and chart._raw)
         evals = [r for r in read_metrics(run / runs.METRICS) if r.get("event") == "eval"]
@@ -144,9 +144,9 @@ async def test_the_compare_tab_reads_only_what_was_appended_and_redraws_only_wha
         await until(pilot, lambda: len(drawn) == 2)
         assert drawn[1][0][1] == [evals[0]["chars_seen"]]
 
-        row = list(tab._rows[0])
+        row = list(table._filled[0])
         row[-1] = "interrupted"  # one cell changes: it is replaced, the table is not refilled
-        tab._fill_table([tuple(row)])
+        table.fill([tuple(row)])
         assert cleared == [] and table.get_row_at(0)[-1] == "interrupted"
         await until(pilot, lambda: list(table.columns.values())[-1].content_width >= len("interrupted"))  # widened, not clipped
 
@@ -204,3 +204,123 @@ async def test_a_chart_cuts_its_lines_again_for_a_new_width():
         await pilot.resize_terminal(200, 20)
         await until(pilot, lambda: len(chart._lines[0][1]) > narrow)
         assert len(chart._lines[0][1]) <= 2 * 200
+
+
+@pytest.mark.asyncio
+async def test_a_chart_shown_again_builds_no_plot_until_its_lines_or_view_change():
+    app = Chart()
+    async with app.run_test(size=(80, 20)) as pilot:
+        chart = app.query_one(LossChart)
+        builds: list[int] = []
+        build = chart._build
+
+        def spy():
+            builds.append(chart._version)
+            return build()
+
+        chart._build = spy  # type: ignore[method-assign]
+        xs = list(range(500))
+        chart.set_lines([("train", xs, [2.0 - x / 500 for x in xs])])
+        await until(pilot, lambda: len(builds) == 1)
+        for _ in range(2):  # hidden and shown again: Textual sends a Resize at the same size
+            chart.display = False
+            await pilot.pause()
+            chart.display = True
+            await until(pilot, lambda: chart.region.width == 80)
+        chart.refresh()
+        await pilot.pause()
+        assert len(builds) == 1
+        chart.set_view(log_scale=True)
+        await until(pilot, lambda: len(builds) == 2)
+        assert "log10" in str(chart.render())
+
+
+class Tables(App):
+    def compose(self):
+        yield SteadyTable(cursor_type="row")
+        yield Input()
+
+
+def _lines(table: DataTable) -> list[list[tuple[str, object]]]:
+    return [[(s.text, s.style) for s in line] for line in table.render_lines(table.region.reset_offset)]
+
+
+@pytest.mark.asyncio
+async def test_a_table_that_gains_and_loses_the_focus_draws_each_cell_once_and_right():
+    app = Tables()
+    async with app.run_test(size=(80, 12)) as pilot:
+        table = app.query_one(SteadyTable)
+        table.add_columns("run", "loss")
+        for i in range(4):
+            table.add_row(f"run-{i}", f"{1.5 + i / 10:.2f}")
+        cells: list[tuple] = []
+        render_cell = table._render_cell
+
+        def spy(*args, **kwargs):
+            cells.append(args[:2])
+            return render_cell(*args, **kwargs)
+
+        table._render_cell = spy  # type: ignore[method-assign]
+        table.focus()
+        await until(pilot, lambda: table.has_focus and table.row_count == 4)
+        await pilot.pause()
+        focused = _lines(table)
+        app.query_one(Input).focus()
+        await until(pilot, lambda: not table.has_focus)
+        await pilot.pause()
+        blurred = _lines(table)
+        assert blurred != focused  # the cursor row is drawn differently: a stale style would show
+        drawn = 0
+        for turn in range(4):
+            if turn == 1:  # each state has been drawn in its final form once
+                drawn = len(cells)
+            table.focus()
+            await until(pilot, lambda: table.has_focus)
+            await pilot.pause()
+            assert _lines(table) == focused
+            app.query_one(Input).focus()
+            await until(pilot, lambda: not table.has_focus)
+            await pilot.pause()
+            assert _lines(table) == blurred
+        assert len(cells) == drawn  # every cell came from the cache
+        table._clear_caches()  # and what the cache gave is what a fresh draw gives
+        table._get_styles_to_render_cell.cache_clear()
+        assert _lines(table) == blurred
+        app.theme = "textual-light" if app.theme != "textual-light" else "textual-dark"
+        await until(pilot, lambda: _lines(table) != blurred)  # a new theme still redraws
+
+
+@pytest.mark.asyncio
+async def test_another_gate_replaces_the_ranking_cells_and_enter_picks_the_unit_shown(tiny_run):
+    app = ChartuiApp(run=str(tiny_run))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("3")
+        tab = app.query_one(GatesTab)
+        table = app.query_one("#gates-rank", SteadyTable)
+        await until(pilot, lambda: tab.trace is not None and table.row_count > 0)
+        cleared: list[int] = []
+        clear = table.clear
+        table.clear = lambda *a, **k: (cleared.append(1), clear(*a, **k))  # type: ignore[method-assign]
+        before = [table.get_row_at(i) for i in range(table.row_count)]
+        await pilot.press("g")  # another gate: another ranking of the same length
+        ranking = tab.rankings[(tab.gate_layer, tab.gate)]
+        await until(pilot, lambda: [table.get_row_at(i)[0] for i in range(table.row_count)] == [str(r.unit) for r in ranking])
+        assert cleared == [] and [table.get_row_at(i) for i in range(table.row_count)] != before
+        table.focus()
+        table.move_cursor(row=2)
+        await pilot.press("enter")
+        await until(pilot, lambda: tab.unit == ranking[2].unit)
+
+
+@pytest.mark.asyncio
+async def test_drawing_finds_the_theme_without_parsing_its_name(monkeypatch):
+    app = ChartuiApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        looked_up: list[str] = []
+        get_theme = app.get_theme
+        monkeypatch.setattr(app, "get_theme", lambda name: (looked_up.append(name), get_theme(name))[1])
+        await pilot.press("4", "1")  # two tab switches: every line drawn asks for the theme
+        await pilot.pause()
+        assert looked_up == []
+        app.theme = "textual-light"
+        await until(pilot, lambda: app.current_theme.name == "textual-light" and not app.current_theme.dark)

@@ -16,6 +16,7 @@ from chartui.engine.runs import Run, RunSummary, list_runs
 from chartui.ui.runs import RunHandle
 from chartui.ui.tabs.base import ChartuiTab
 from chartui.ui.widgets.loss_chart import LossChart
+from chartui.ui.widgets.steady_table import SteadyTable
 
 MAX_CURVES = 6
 SERIES = {"val": ("eval", "val_loss"), "train": ("step", "loss")}  # the chart's choice: (record, field)
@@ -62,13 +63,12 @@ class CompareTab(ChartuiTab):
         self.runs: list[RunSummary] = []
         self.charted: list[str] = []
         self.series = "val"
-        self._rows: list[tuple[str, ...]] = []
         self._curves: dict[str, _Curves] = {}
         self._drawn: object = None
 
     def compose(self) -> ComposeResult:
         yield Label("Runs in checkpoints/ (enter opens a run, space charts it)", classes="section")
-        yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
+        yield SteadyTable(id="compare-table", cursor_type="row", zebra_stripes=True)
         yield LossChart(title="validation loss", id="compare-chart")
 
     def on_mount(self) -> None:
@@ -106,7 +106,7 @@ class CompareTab(ChartuiTab):
             )
             for r in self.runs
         ]
-        self._fill_table(rows)
+        self.query_one("#compare-table", SteadyTable).fill(rows)
         if not self.charted:
             self.charted = [str(r.path) for r in self.runs[:4]]
         self._draw()
@@ -129,23 +129,6 @@ class CompareTab(ChartuiTab):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id == "compare-table" and event.row_key.value:
             self.app.open_run(event.row_key.value)  # type: ignore[attr-defined]
-
-    def _fill_table(self, rows: list[tuple[str, ...]]) -> None:
-        """Show ``rows`` (the run's path, then its cells): the same runs in the same order only
-        have their changed cells replaced (a look at the tab while one run trains changes a few);
-        anything else refills the table."""
-        table = self.query_one("#compare-table", DataTable)
-        if [r[0] for r in rows] == [r[0] for r in self._rows]:
-            columns = list(table.columns)
-            for new, old in zip(rows, self._rows):
-                for column, value, before in zip(columns, new[1:], old[1:]):
-                    if value != before:
-                        table.update_cell(new[0], column, value, update_width=True)
-        else:
-            table.clear()
-            for row in rows:
-                table.add_row(*row[1:], key=row[0])
-        self._rows = rows
 
     def _draw(self) -> None:
         labels = {str(r.path): f"{r.name[-26:]} {r.info.model.arch if r.info else ''}" for r in self.runs}

@@ -26,6 +26,7 @@ from chartui.ui.runs import RunHandle
 from chartui.ui.tabs.base import ChartuiTab
 from chartui.ui.widgets.gate_view import GateHeatmap, GateText
 from chartui.ui.widgets.live_text import LiveText
+from chartui.ui.widgets.steady_table import SteadyTable
 
 DEFAULT_TEXT = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n"
 
@@ -68,6 +69,8 @@ class GatesTab(ChartuiTab):
         super().__init__(**kwargs)
         self.trace: Any = None
         self.rankings: dict[tuple[int, str], list] = {}
+        self._ranked: list[int] = []
+        """The units in the ranking table, in its order."""
         self.gate_layer = 0
         self.gate = ""
         self.unit = 0
@@ -85,7 +88,7 @@ class GatesTab(ChartuiTab):
             with Vertical(id="gates-right"):
                 yield LiveText(id="gates-detail")
                 yield Label("Interesting units (enter picks)", classes="section")
-                yield DataTable(id="gates-rank", cursor_type="row", zebra_stripes=True)
+                yield SteadyTable(id="gates-rank", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -221,7 +224,7 @@ class GatesTab(ChartuiTab):
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id == "gates-rank" and event.row_key.value is not None:
-            self.unit = int(event.row_key.value)
+            self.unit = self._ranked[int(event.row_key.value)]
             self._unit_chosen = True
             self._redraw()
 
@@ -241,16 +244,15 @@ class GatesTab(ChartuiTab):
         lo, hi = tr.value_range(self.gate_layer, self.gate, self.unit)
         self.query_one("#gates-text", GateText).show(tr.text, acts[:, self.unit], lo, hi, diverging=lo < 0)
         if ranking_changed:
-            table = self.query_one("#gates-rank", DataTable)
-            table.clear()
-            for r in self.rankings.get((self.gate_layer, self.gate), []):
-                tracks = "variance" if r.feature == "variance" else r.feature
-                table.add_row(
-                    str(r.unit),
-                    tracks,
-                    f"{r.correlation:+.2f}" if r.feature != "variance" else f"{r.variance:.2f}",
-                    key=str(r.unit),
-                )
+            # Rows are keyed by their place, so another gate or layer replaces cells in rows
+            # already drawn instead of clearing the table (the tab's costliest key otherwise).
+            ranking = self.rankings.get((self.gate_layer, self.gate), [])
+            self._ranked = [r.unit for r in ranking]
+            rows = [
+                (str(i), str(r.unit), r.feature, f"{r.correlation:+.2f}" if r.feature != "variance" else f"{r.variance:.2f}")
+                for i, r in enumerate(ranking)
+            ]
+            self.query_one("#gates-rank", SteadyTable).fill(rows)
         why = next((r for r in self.rankings.get((self.gate_layer, self.gate), []) if r.unit == self.unit), None)
         reason = (
             ""

@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+from rich.text import Text
 from textual_plotext import PlotextPlot
 
 COLOURS = ["cyan", "orange", "green", "magenta", "yellow", "blue", "red", "white"]
@@ -68,6 +69,12 @@ class LossChart(PlotextPlot):
         self._raw: list[tuple[str, Sequence[float], Sequence[float]]] = []
         self._markers: Sequence[str] | None = None
         self._lines: list[tuple[str, list[float], list[float], str, str]] = []
+        self._cut_width: int | None = None
+        """The width the lines were last cut down for."""
+        self._version = 0
+        """Counts the times the lines were prepared: part of what the built plot depends on."""
+        self._built: tuple[tuple, Text] | None = None
+        """(what it depended on, the plot) as last built."""
 
     def set_lines(
         self,
@@ -90,11 +97,13 @@ class LossChart(PlotextPlot):
 
     def on_resize(self) -> None:
         # The lines were cut down to the old width; a chart first drawn while hidden had none.
-        if self._raw:
+        # Textual also sends a Resize each time a tab switch shows the chart, at the same size.
+        if self._raw and self.size.width != self._cut_width:
             self._prepare()
 
     def _prepare(self) -> None:
         n = max(2 * max(self.size.width, 40), 40)
+        self._cut_width, self._version = self.size.width, self._version + 1
         self._lines = []
         for i, (label, xs, ys) in enumerate(self._raw):
             values = list(ys)
@@ -108,6 +117,14 @@ class LossChart(PlotextPlot):
         self.refresh()
 
     def render(self):
+        # Building a plot is the costliest drawing the app does (20-25 ms at 120x22): Textual
+        # renders a widget again after a tab switch or a focus change with nothing new to plot.
+        key = (self._version, self.size, self.title, self.xlabel, self.theme, self.app.theme)
+        if self._built is None or self._built[0] != key:
+            self._built = (key, self._build())
+        return self._built[1].copy()
+
+    def _build(self) -> Text:
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
@@ -121,4 +138,6 @@ class LossChart(PlotextPlot):
                 drawn = True
         if not drawn:
             plt.title(f"{self.title} (no data yet)")
-        return super().render()
+        plot = super().render()
+        assert isinstance(plot, Text)  # (what textual-plotext renders)
+        return plot

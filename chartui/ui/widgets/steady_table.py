@@ -1,0 +1,63 @@
+"""A DataTable that keeps what it drew when a tab switch shows it again.
+
+DataTable drops every cached row and cell on each Resize and each style change, and a switch
+to the Compare or Gates tab brings both: Textual sends a Resize to every widget a layout
+shows, whether its size changed or not, and the table takes the focus, which restyles it. So
+each look at the tab redrew every cell (Rich renders each one: about 25 ms of the UI thread
+for five runs at 120x40), the largest single cost of the switch. Here a Resize to the same
+size is dropped, and a change of focus or hover keeps the caches: DataTable already keys them
+by those states, so the focused and the unfocused table are each drawn once.
+
+``fill`` shows a new set of rows by replacing only the cells that changed when the rows keep
+their keys, rather than clearing the table (which redraws and re-measures every row).
+"""
+
+from __future__ import annotations
+
+from textual import events
+from textual.geometry import Size
+from textual.widget import Widget
+from textual.widgets import DataTable
+
+
+class SteadyTable(DataTable):
+    """A DataTable that ignores a Resize to the size it already has."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._sizes: tuple[Size, Size, Size] | None = None
+        self._styled: tuple[str, frozenset[str]] | None = None
+        """What the caches depend on that their keys do not carry: the theme and classes."""
+        self._filled: list[tuple[str, ...]] = []
+        """The rows as ``fill`` last showed them: (key, cell, ...)."""
+
+    def fill(self, rows: list[tuple[str, ...]]) -> None:
+        """Show ``rows``, each (key, cell, ...). The same keys in the same order have only their
+        changed cells replaced (a column widens to fit); anything else refills the table."""
+        if [r[0] for r in rows] == [r[0] for r in self._filled]:
+            columns = list(self.columns)
+            for new, old in zip(rows, self._filled):
+                for column, value, before in zip(columns, new[1:], old[1:]):
+                    if value != before:
+                        self.update_cell(new[0], column, value, update_width=True)
+        else:
+            self.clear()
+            for key, *cells in rows:
+                self.add_row(*cells, key=key)
+        self._filled = rows
+
+    def _on_resize(self, event: events.Resize) -> None:
+        sizes = (event.size, event.virtual_size, event.container_size)
+        if sizes == self._sizes:
+            event.prevent_default()  # DataTable's own handler would drop every cached row
+        self._sizes = sizes
+
+    def notify_style_update(self) -> None:
+        styled = (self.app.theme, frozenset(self.classes))
+        if styled != self._styled:
+            self._styled = styled
+            super().notify_style_update()  # drops every cache
+            return
+        Widget.notify_style_update(self)
+        self._get_styles_to_render_cell.cache_clear()  # cursor and header styles: not in any key
+        self.refresh()
