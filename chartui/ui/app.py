@@ -33,6 +33,7 @@ from chartui.config import DEFAULT_PRESET
 from chartui.engine.runs import list_runs, resolve_run
 from chartui.errors import ChartuiError
 from chartui.settings import Settings, save_setting, settings_path
+from chartui.ui.cycles import break_strip_cycles
 from chartui.ui.leaks import release_closed_watchers
 from chartui.ui.runs import LiveRun, RunHandle, SavedRun
 from chartui.ui.screens import ConfirmQuit, HelpScreen, RunPicker
@@ -85,6 +86,7 @@ class ChartuiApp(App[None]):
         settle_heap: bool = False,
     ) -> None:
         super().__init__()
+        break_strip_cycles()  # drawn lines freed at once, not by full garbage collections
         self.settle_heap = settle_heap
         """Freeze the long-lived heap out of the garbage collector's full passes (``chartui
         ui`` does; chartui.memory.settle says why): once the app is up, again once torch is."""

@@ -16,11 +16,15 @@ import gc
 from typing import ClassVar
 
 import pytest
+from rich.segment import Segment
+from rich.style import Style
 from textual.app import App, ComposeResult
+from textual.strip import Strip
 from textual.widgets import Footer, Label
 from textual.widgets._footer import FooterKey
 
 from chartui.ui.app import ChartuiApp
+from chartui.ui.cycles import break_strip_cycles
 from chartui.ui.leaks import release_closed_watchers
 from chartui.ui.tabs.train import TrainTab
 from chartui.ui.widgets.key_bar import KeyBar
@@ -140,6 +144,7 @@ async def test_the_app_settles_its_heap_once_up_and_again_once_torch_is_loaded(s
     monkeypatch.setattr("chartui.ui.app.RELEASE_EVERY", 0.05)
     torch_loaded = "torch" in sys.modules  # by earlier tests in this process, or not yet
     gc.unfreeze()
+    threshold = gc.get_threshold()
     try:
         app = ChartuiApp(corpus=str(small_corpus), settle_heap=True)
         async with app.run_test(size=(120, 36)) as pilot:
@@ -154,3 +159,50 @@ async def test_the_app_settles_its_heap_once_up_and_again_once_torch_is_loaded(s
         assert not ChartuiApp(corpus=str(small_corpus)).settle_heap  # tests and embedders: as it was
     finally:
         gc.unfreeze()
+        gc.set_threshold(*threshold)
+
+
+def _refers_to_itself(obj: object, depth: int = 5) -> bool:
+    seen, frontier = {id(obj)}, [obj]
+    for _ in range(depth):
+        found = []
+        for o in frontier:
+            for r in gc.get_referents(o):
+                if r is obj:
+                    return True
+                if id(r) not in seen:
+                    seen.add(id(r))
+                    found.append(r)
+        frontier = found
+    return False
+
+
+def test_a_line_cut_or_cropped_to_itself_does_not_refer_to_itself():
+    # Textual caches such a line on itself: a cycle the collector's full passes had to free.
+    break_strip_cycles()
+    strip = Strip([Segment("hello "), Segment("world", Style(bold=True))])
+    assert strip.divide([11]) == [strip] and strip.divide([11, 20]) == [strip]
+    assert strip.crop_extend(0, 11, None) is strip
+    assert not _refers_to_itself(strip)
+    assert [p.text for p in strip.divide([3, 11])] == ["hel", "lo world"]  # other cuts: as Textual makes them
+    assert strip.crop_extend(2, 14, None).text == "llo world   "
+
+
+@pytest.mark.asyncio
+async def test_switching_tabs_leaves_drawn_lines_to_reference_counting_not_the_cyclic_collector():
+    app = ChartuiApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("2", "3", "4", "5", "1")
+        await pilot.pause()
+        gc.collect()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            for _ in range(3):
+                await pilot.press("2", "3", "4", "5", "1")
+            await pilot.pause()
+            gc.collect()
+            strips = sum(isinstance(o, Strip) for o in gc.garbage)
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+        assert strips < 10  # 922 here before (textual 8.2.8)
