@@ -63,10 +63,11 @@ dead = Node(); dead.me = dead; gone = weakref.ref(dead); del dead       # a cycl
 alive = [Node() for _ in range(50_000)]
 tracked = len(gc.get_objects())
 frozen = memory.settle()
-print(gone() is None, tracked, frozen, len(gc.get_objects()), any(o is alive for o in gc.get_objects()))
+print(gone() is None, tracked, frozen, len(gc.get_objects()), any(o is alive for o in gc.get_objects()), gc.get_threshold()[2])
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
-    collected, tracked, frozen, left, still_walked = out.stdout.split()
+    collected, tracked, frozen, left, still_walked, full_every = out.stdout.split()
     assert collected == "True"
+    assert int(full_every) == memory.FULL_EVERY > 10  # full passes spaced out: freezing took away CPython's own brake
     assert int(frozen) >= 50_000 and int(frozen) > 0.9 * int(tracked)
     assert int(left) < 1_000 and still_walked == "False"
