@@ -207,7 +207,10 @@ async def test_a_chart_cuts_its_lines_again_for_a_new_width():
 
 
 @pytest.mark.asyncio
-async def test_a_chart_shown_again_builds_no_plot_until_its_lines_or_view_change():
+async def test_a_chart_shown_again_builds_no_plot_until_its_lines_or_view_change(monkeypatch):
+    resizes: list[object] = []
+    on_resize = LossChart.on_resize
+    monkeypatch.setattr(LossChart, "on_resize", lambda self: (resizes.append(self.size), on_resize(self))[1])
     app = Chart()
     async with app.run_test(size=(80, 20)) as pilot:
         chart = app.query_one(LossChart)
@@ -222,11 +225,12 @@ async def test_a_chart_shown_again_builds_no_plot_until_its_lines_or_view_change
         xs = list(range(500))
         chart.set_lines([("train", xs, [2.0 - x / 500 for x in xs])])
         await until(pilot, lambda: len(builds) == 1)
-        for _ in range(2):  # hidden and shown again: Textual sends a Resize at the same size
+        resized = len(resizes)
+        for turn in range(2):  # hidden and shown again: Textual sends a Resize at the same size
             chart.display = False
             await pilot.pause()
             chart.display = True
-            await until(pilot, lambda: chart.region.width == 80)
+            await until(pilot, lambda turn=turn: len(resizes) > resized + turn)
         chart.refresh()
         await pilot.pause()
         assert len(builds) == 1
@@ -246,7 +250,10 @@ def _lines(table: DataTable) -> list[list[tuple[str, object]]]:
 
 
 @pytest.mark.asyncio
-async def test_a_table_that_gains_and_loses_the_focus_draws_each_cell_once_and_right():
+async def test_a_table_that_gains_and_loses_the_focus_draws_each_cell_once_and_right(monkeypatch):
+    resizes: list[object] = []
+    on_resize = SteadyTable._on_resize
+    monkeypatch.setattr(SteadyTable, "_on_resize", lambda self, event: (resizes.append(event.size), on_resize(self, event))[1])
     app = Tables()
     async with app.run_test(size=(80, 12)) as pilot:
         table = app.query_one(SteadyTable)
@@ -283,6 +290,14 @@ async def test_a_table_that_gains_and_loses_the_focus_draws_each_cell_once_and_r
             await pilot.pause()
             assert _lines(table) == blurred
         assert len(cells) == drawn  # every cell came from the cache
+        count, resized = table._update_count, len(resizes)
+        for turn in range(2):  # hidden and shown again: Textual sends a Resize at the same size
+            table.display = False
+            await pilot.pause()
+            table.display = True
+            await until(pilot, lambda turn=turn: len(resizes) > resized + turn)
+            await pilot.pause()
+        assert table._update_count == count and len(cells) == drawn  # DataTable's own Resize handler drops every row
         table._clear_caches()  # and what the cache gave is what a fresh draw gives
         table._get_styles_to_render_cell.cache_clear()
         assert _lines(table) == blurred

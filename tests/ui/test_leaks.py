@@ -23,6 +23,7 @@ from textual.strip import Strip
 from textual.widgets import Footer, Label
 from textual.widgets._footer import FooterKey
 
+from chartui.ui import cycles
 from chartui.ui.app import ChartuiApp
 from chartui.ui.cycles import break_strip_cycles
 from chartui.ui.leaks import release_closed_watchers
@@ -177,8 +178,10 @@ def _refers_to_itself(obj: object, depth: int = 5) -> bool:
     return False
 
 
-def test_a_line_cut_or_cropped_to_itself_does_not_refer_to_itself():
+def test_a_line_cut_or_cropped_to_itself_does_not_refer_to_itself(monkeypatch):
     # Textual caches such a line on itself: a cycle the collector's full passes had to free.
+    monkeypatch.setattr(Strip, "divide", Strip.divide)  # undone after the test, whatever it sets
+    monkeypatch.setattr(Strip, "crop_extend", Strip.crop_extend)
     break_strip_cycles()
     strip = Strip([Segment("hello "), Segment("world", Style(bold=True))])
     assert strip.divide([11]) == [strip] and strip.divide([11, 20]) == [strip]
@@ -189,8 +192,11 @@ def test_a_line_cut_or_cropped_to_itself_does_not_refer_to_itself():
 
 
 @pytest.mark.asyncio
-async def test_switching_tabs_leaves_drawn_lines_to_reference_counting_not_the_cyclic_collector():
+async def test_switching_tabs_leaves_drawn_lines_to_reference_counting_not_the_cyclic_collector(monkeypatch):
+    monkeypatch.setattr(Strip, "divide", cycles._original["divide"])  # as Textual has it, until the app starts
+    monkeypatch.setattr(Strip, "crop_extend", cycles._original["crop_extend"])
     app = ChartuiApp()
+    assert Strip.divide is cycles._divide and Strip.crop_extend is cycles._crop_extend
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("2", "3", "4", "5", "1")
         await pilot.pause()

@@ -252,7 +252,10 @@ class GatesTab(ChartuiTab):
                 (str(i), str(r.unit), r.feature, f"{r.correlation:+.2f}" if r.feature != "variance" else f"{r.variance:.2f}")
                 for i, r in enumerate(ranking)
             ]
-            self.query_one("#gates-rank", SteadyTable).fill(rows)
+            table = self.query_one("#gates-rank", SteadyTable)
+            table.fill(rows)
+            # the cursor on the unit shown, if ranked (a cleared table used to put it on the first row)
+            table.move_cursor(row=self._ranked.index(self.unit) if self.unit in self._ranked else 0, animate=False)
         why = next((r for r in self.rankings.get((self.gate_layer, self.gate), []) if r.unit == self.unit), None)
         reason = (
             ""

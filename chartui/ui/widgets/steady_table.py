@@ -26,8 +26,11 @@ class SteadyTable(DataTable):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._sizes: tuple[Size, Size, Size] | None = None
-        self._styled: tuple[str, frozenset[str]] | None = None
-        """What the caches depend on that their keys do not carry: the theme and classes."""
+        self._styled: tuple[str, int, frozenset[str]] | None = None
+        """What the caches depend on that their keys do not carry: the theme (its name, and
+        Textual's count of its changes, which an ANSI palette change bumps) and the table's
+        classes. Classes of its parents and structural pseudo-classes (``:odd``, ``:last-child``)
+        are not watched: the app styles no table by them."""
         self._filled: list[tuple[str, ...]] = []
         """The rows as ``fill`` last showed them: (key, cell, ...)."""
 
@@ -53,7 +56,7 @@ class SteadyTable(DataTable):
         self._sizes = sizes
 
     def notify_style_update(self) -> None:
-        styled = (self.app.theme, frozenset(self.classes))
+        styled = (self.app.theme, getattr(self.app, "_css_update_count", 0), frozenset(self.classes))
         if styled != self._styled:
             self._styled = styled
             super().notify_style_update()  # drops every cache
