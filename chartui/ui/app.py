@@ -51,10 +51,13 @@ class TabsFollowKeys(TabbedContent):
     a widget inside it takes the focus; with tabs switched quickly, a focus move that landed late
     (the deferred focus of the tab just left, or the hidden tab's widget handing its focus on)
     switched back, and the key seemed lost. Focus that lands in a hidden pane goes to the pane on
-    screen instead."""
+    screen instead, and Textual's own handler, which would show the hidden pane, is not run: with
+    both, two focus moves crossing in flight (one into a hidden pane, one back to the pane on
+    screen) switched the tabs back and forth for good, each switch moving the focus again."""
 
     def _on_tab_pane_focused(self, event: TabPane.Focused) -> None:
         event.stop()
+        event.prevent_default()  # TabbedContent's handler (next in the class order) shows event.tab_pane
         active = self.active_pane
         if active is not None and event.tab_pane is not active:
             active.query_one(ChartuiTab).focus_default()

@@ -40,3 +40,25 @@ async def test_a_tab_is_one_class(notes_tab, tiny_run):
         await until(pilot, lambda: app.query_one("#tabs").active == "notes" and has_focus(app, tab))
         app.open_run(str(tiny_run))
         await until(pilot, lambda: "notes on tiny-lstm" in str(app.query_one("#notes-text").render()))
+
+
+@pytest.mark.asyncio
+async def test_focus_that_lands_in_a_hidden_tab_never_switches_tabs():
+    # A deferred focus landing in a tab the user just left used to show that tab again, and two
+    # such moves crossing kept the tabs flipping for good (the app pegged a core).
+    from chartui.ui.tabs.gates import GatesTab
+    from chartui.ui.tabs.train import TrainTab
+
+    app = ChartuiApp()
+    async with app.run_test(size=(120, 36)) as pilot:
+        train, gates = app.query_one(TrainTab), app.query_one(GatesTab)
+        await until(pilot, lambda: has_focus(app, train))
+        gates.focus_default()  # into the hidden Gates tab...
+        train.focus_default()  # ...and back, both in flight at once
+        gates.focus_default()
+        shown = set()
+        for _ in range(20):
+            await pilot.pause()
+            shown.add(app.query_one("#tabs").active)
+        assert shown == {"train"}
+        await until(pilot, lambda: has_focus(app, train))
