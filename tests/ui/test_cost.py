@@ -339,3 +339,21 @@ async def test_drawing_finds_the_theme_without_parsing_its_name(monkeypatch):
         assert looked_up == []
         app.theme = "textual-light"
         await until(pilot, lambda: app.current_theme.name == "textual-light" and not app.current_theme.dark)
+
+
+@pytest.mark.asyncio
+async def test_a_table_whose_cells_change_keeps_only_what_it_can_draw_again():
+    # DataTable keys every cached cell, row and line by its count of data changes and keeps the
+    # dead ones until its caches are full; an app open for hours would carry thousands.
+    app = Tables()
+    async with app.run_test(size=(80, 12)) as pilot:
+        table = app.query_one(SteadyTable)
+        table.add_columns("run", "loss")
+        table.focus()
+        for n in range(40):
+            table.fill([(str(i), f"run-{i}", f"{1.5 + (i + n) / 100:.2f}") for i in range(4)])
+            await until(pilot, lambda n=n: table.get_row_at(0)[1] == f"{1.5 + n / 100:.2f}")
+            await pilot.pause()
+            _lines(table)  # a drawing of this state
+        assert len(table._cell_render_cache) <= 10  # header and four rows of two cells: one drawing
+        assert len(table._line_cache) <= 12 and len(table._row_render_cache) <= 12

@@ -10,12 +10,18 @@ by those states, so the focused and the unfocused table are each drawn once.
 
 ``fill`` shows a new set of rows by replacing only the cells that changed when the rows keep
 their keys, rather than clearing the table (which redraws and re-measures every row).
+
+Kept caches must not pile up: every cached cell, row and line is keyed by DataTable's count of
+data changes, so after a change none of them can be drawn again, yet DataTable keeps them until
+its caches are full (10,000 cells, 1,000 rows, 1,000 lines). Its clearing on every focus change
+used to hide that; here they are dropped at the first draw after a change.
 """
 
 from __future__ import annotations
 
 from textual import events
-from textual.geometry import Size
+from textual.geometry import Region, Size
+from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import DataTable
 
@@ -33,6 +39,15 @@ class SteadyTable(DataTable):
         are not watched: the app styles no table by them."""
         self._filled: list[tuple[str, ...]] = []
         """The rows as ``fill`` last showed them: (key, cell, ...)."""
+        self._drawn_count = 0
+        """DataTable's count of data changes when the table was last drawn."""
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        if self._update_count != self._drawn_count:  # what the caches hold can never be drawn again
+            self._drawn_count = self._update_count
+            for cache in (self._row_render_cache, self._cell_render_cache, self._row_renderable_cache, self._line_cache):
+                cache.clear()
+        return super().render_lines(crop)
 
     def fill(self, rows: list[tuple[str, ...]]) -> None:
         """Show ``rows``, each (key, cell, ...). The same keys in the same order have only their
