@@ -8,7 +8,12 @@ content on screen) and then the first key pressed in that tab (the key, to the c
 on screen): Train `c` (steps/characters axis), Generate `+`/`-` (temperature), Gates `g` (gate),
 Compare `v` (train/validation curves); Data has no cheap key and is timed by its switch.
 The memory figure is the slope of a least-squares line through the samples of the last 40
-minutes (or the last two thirds of a shorter soak), in MB per hour.
+minutes (or the last two thirds of a shorter soak), in MB per hour. The resident size of a
+process that trains swings by tens of megabytes from one second to the next (batches, evals,
+checkpoints, the allocator's trims), so besides one sample per cycle the soak reads it every
+second between cycles (``rss_every``), and the slope runs through all of those: through one
+sample per cycle (77 in 40 minutes) its standard error was 10-11 MB/h, twice the 5 MB/h it is
+meant to resolve.
 
     python benchmarks/soak.py --minutes 60 --follow
 """
@@ -93,8 +98,8 @@ def quit_with_save(session: Session) -> float | None:
     return round(time.monotonic() - end, 2)
 
 
-def slope_mb_per_hour(samples: list[dict], last_minutes: float) -> float | None:
-    pts = [(s["minute"], s["rss_mb"]) for s in samples if s["minute"] >= samples[-1]["minute"] - last_minutes]
+def slope_mb_per_hour(samples: list[dict], last_minutes: float, key: str = "rss_mb") -> float | None:
+    pts = [(s["minute"], s[key]) for s in samples if s["minute"] >= samples[-1]["minute"] - last_minutes]
     if len(pts) < 3:
         return None
     n = len(pts)
@@ -131,6 +136,7 @@ def main() -> None:
     ap.add_argument("--preset", default="cpu")
     ap.add_argument("--minutes", type=float, default=60.0)
     ap.add_argument("--every", type=float, default=30.0, help="seconds between cycles (memory sample + probes)")
+    ap.add_argument("--rss-every", type=float, default=1.0, help="seconds between the dense memory samples between cycles")
     ap.add_argument("--follow", action="store_true", help="also run a second app that follows the run, probed the same way")
     args = ap.parse_args()
     exe = chartui_exe()
@@ -141,6 +147,7 @@ def main() -> None:
     session = Session(f"{exe} ui --corpus {corpus_path(args.corpus)} --preset {preset}", env=env)
     follower: Session | None = None
     samples: list[dict] = []
+    every_second: list[dict] = []
     probes: list[dict] = []
     follower_probes: list[dict] = []
     try:
@@ -163,7 +170,13 @@ def main() -> None:
             if follower is not None:
                 follower_probes.extend(probe_or_miss(follower, tab, home / "missed-follower") for tab in TABS)
             log(json.dumps({**sample, "probes": cycle, "follower_probes": follower_probes[-len(TABS) :] if follower else []}))
-            time.sleep(args.every)
+            pause_until = time.monotonic() + args.every
+            while time.monotonic() < pause_until:  # the dense samples between cycles
+                time.sleep(min(args.rss_every, max(pause_until - time.monotonic(), 0)))
+                dense = {"minute": round((time.monotonic() - start) / 60, 3), "rss_mb": round(rss_mb(pid), 1)}
+                if follower is not None:
+                    dense["follower_rss_mb"] = round(rss_mb(follower.pid()), 1)
+                every_second.append(dense)
         exit_seconds = quit_with_save(session)
     finally:
         session.close()
@@ -177,7 +190,9 @@ def main() -> None:
         "preset": args.preset,
         "minutes": args.minutes,
         "rss_mb": {"first": rss[0], "last": rss[-1], "max": max(rss), "min": min(rss)},
-        "rss_slope_mb_per_hour": slope_mb_per_hour(samples, window),
+        "rss_slope_mb_per_hour": slope_mb_per_hour(every_second or samples, window),
+        "rss_slope_per_cycle_mb_per_hour": slope_mb_per_hour(samples, window),
+        "rss_dense_samples": len(every_second),
         "slope_window_minutes": window,
         "latency": summary(probes),
         "quit_seconds": exit_seconds,
@@ -189,9 +204,8 @@ def main() -> None:
         follower_rss = [s["follower_rss_mb"] for s in samples]
         result["follower"] = {
             "rss_mb": {"first": follower_rss[0], "last": follower_rss[-1], "max": max(follower_rss)},
-            "rss_slope_mb_per_hour": slope_mb_per_hour(
-                [{"minute": s["minute"], "rss_mb": s["follower_rss_mb"]} for s in samples], window
-            ),
+            "rss_slope_mb_per_hour": slope_mb_per_hour(every_second or samples, window, "follower_rss_mb"),
+            "rss_slope_per_cycle_mb_per_hour": slope_mb_per_hour(samples, window, "follower_rss_mb"),
             "latency": summary(follower_probes),
         }
     emit(result)

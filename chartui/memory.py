@@ -21,8 +21,10 @@ it kept for good, out of the collector's reach; full collections then took about
 Freezing also defeats CPython's own brake on full collections (one waits until the objects
 promoted since the last are a quarter of those that survived it, and frozen objects do not
 count), so they came every tenth middle collection: every 2 s while training, 90-140 ms each on
-the UI thread, inside a quarter of all key presses. ``settle`` therefore also spaces them ten
-times further apart (``FULL_EVERY``).
+the UI thread, inside a quarter of all key presses. ``settle`` therefore turns automatic full
+collections off; the process runs them itself (``gc.collect()``), and the app does so every
+15 s at a moment without keys (chartui/ui/quiet.py), where CPython would run them in the
+middle of one.
 
 `chartui ui` caps the arenas before the app starts (chartui/console/ui_cmd.py) and the app
 trims on a timer (chartui/ui/app.py); benchmarks/soak.py measures the result.
@@ -37,7 +39,7 @@ import gc
 import sys
 
 M_ARENA_MAX = -8  # glibc's mallopt parameter number
-FULL_EVERY = 100  # middle (generation 1) collections per full one once settled; CPython's default is 10
+NEVER = 2**31 - 1  # a full-collection threshold no count of middle collections reaches
 
 
 @functools.cache
@@ -69,11 +71,11 @@ def settle() -> int:
     """Collect garbage, then freeze every object still alive (``gc.freeze``): later full
     collections skip them. Garbage is collected first, so none of it is frozen; an object frozen
     now that dies later inside a reference cycle is never collected, so call this only at
-    moments when what is alive is meant to stay (after start-up, after loading torch). Full
-    collections then come ``FULL_EVERY`` middle ones apart (see the module's docstring). Returns
-    how many objects are frozen."""
+    moments when what is alive is meant to stay (after start-up, after loading torch). From
+    then on CPython runs no full collection by itself: the caller runs ``gc.collect()`` now and
+    then (see the module's docstring). Returns how many objects are frozen."""
     gc.collect()
     gc.freeze()
     young, middle, _full = gc.get_threshold()
-    gc.set_threshold(young, middle, FULL_EVERY)
+    gc.set_threshold(young, middle, NEVER)
     return gc.get_freeze_count()

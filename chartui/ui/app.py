@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import os
 import signal
 import sys
@@ -22,7 +23,7 @@ from typing import Any
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.events import Resize
+from textual.events import Key, MouseDown, Paste, Resize
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.theme import Theme
@@ -35,6 +36,7 @@ from chartui.errors import ChartuiError
 from chartui.settings import Settings, save_setting, settings_path
 from chartui.ui.cycles import break_strip_cycles
 from chartui.ui.leaks import release_closed_watchers
+from chartui.ui.quiet import Quiet
 from chartui.ui.runs import LiveRun, RunHandle, SavedRun
 from chartui.ui.screens import ConfirmQuit, HelpScreen, RunPicker
 from chartui.ui.tabs.base import ChartuiTab, tab_classes
@@ -42,8 +44,10 @@ from chartui.ui.tabs.train import TrainTab
 from chartui.ui.widgets.key_bar import KeyBar
 
 MIN_WIDTH, MIN_HEIGHT = 80, 24
-TRIM_EVERY = 30.0  # seconds between returns of free heap memory to the system (chartui.memory)
-RELEASE_EVERY = 5.0  # seconds between releases of removed widgets Textual still holds (chartui.ui.leaks)
+# Chores, run at a moment without keys (chartui.ui.quiet), every so many seconds:
+TRIM_EVERY = 30.0  # return free heap memory to the system (chartui.memory)
+RELEASE_EVERY = 5.0  # release removed widgets Textual still holds (chartui.ui.leaks); settle the heap
+COLLECT_EVERY = 15.0  # a full garbage collection, once the heap is settled (CPython then runs none)
 
 
 class TabsFollowKeys(TabbedContent):
@@ -94,6 +98,11 @@ class ChartuiApp(App[None]):
         """Freeze the long-lived heap out of the garbage collector's full passes (``chartui
         ui`` does; chartui.memory.settle says why): once the app is up, again once torch is."""
         self._settled = 0  # 1: after start-up; 2: after torch too
+        self.quiet = Quiet()
+        """When the user last pressed a key; the chores that wait until they stop."""
+        self.quiet.add("release", RELEASE_EVERY, self._housekeeping)
+        self.quiet.add("trim", TRIM_EVERY, memory.trim)
+        self.quiet.add("collect", COLLECT_EVERY, gc.collect, enabled=lambda: self._settled > 0)
         self.settings = settings or Settings()
         """The user's settings file (theme, keymap); a theme chosen in the app is saved there."""
         self._theme_ready = False
@@ -133,9 +142,9 @@ class ChartuiApp(App[None]):
 
     def on_mount(self) -> None:
         # Free heap pages go back to the system now and then (the arenas are capped by
-        # `chartui ui` before the app starts; chartui.memory says why).
-        self.set_interval(TRIM_EVERY, memory.trim)
-        self.set_interval(RELEASE_EVERY, self._housekeeping)
+        # `chartui ui` before the app starts; chartui.memory says why), and the rest of the
+        # upkeep: each chore when it is due and no key came for a moment.
+        self.set_interval(1.0, self.quiet.run_due)
         self._apply_settings()
         self._tabs_at_exit = self.tabs  # still reachable after the app has stopped running
         self._tabs_at_exit[0].focus_default()
@@ -154,11 +163,17 @@ class ChartuiApp(App[None]):
             if runs:  # something to generate from and trace at once; the form keeps the preset
                 self.active_run = SavedRun(runs[-1].path, chosen=False)
 
+    async def on_event(self, event: Any) -> None:
+        if isinstance(event, Key | MouseDown | Paste):
+            self.quiet.input()  # before the key is handled: what it starts counts as recent
+        await super().on_event(event)
+
     def _housekeeping(self) -> None:
         """Every few seconds: let go of removed widgets Textual still holds, and settle the heap
         at most twice, the first time after start-up and the second once torch is loaded
         (training, sampling and tracing load it when first used): from then on a full garbage
-        collection pauses the app for about 57 ms instead of over 200."""
+        collection pauses the app for about 57 ms instead of over 200, and from the first time on
+        the app runs those itself (the ``collect`` chore) at moments without keys."""
         release_closed_watchers(self)
         stage = 2 if "torch" in sys.modules else 1
         if self.settle_heap and stage > self._settled:

@@ -140,7 +140,8 @@ class TrainTab(ChartuiTab, can_focus=True):
         self.opened: Run | None = None
         self.axis = "steps"
         self._chart_version = -1
-        self._stats_stale = False  # the stats line is behind: updates came while the tab was hidden
+        self._stats_stale = False  # the stats line is behind: updates came while hidden, or during keys
+        self._ticked_at = float("-inf")  # when the last tick redrew (the app's quiet clock)
         self._saved = ""
         self._in_training = False
         self._train_done = threading.Event()  # for other threads: set when the worker has ended
@@ -576,13 +577,19 @@ class TrainTab(ChartuiTab, can_focus=True):
 
     def _stats_changed(self) -> None:
         """What the stats line says has changed (ten times a second while training): show it
-        now, or once the tab is on screen again."""
-        if self.on_screen:
+        now, or once the tab is on screen again, or a moment after the user's last key
+        (chartui.ui.quiet: the key's answer first)."""
+        if self.on_screen and not self.app.quiet.recent():  # type: ignore[attr-defined]
             self._show_stats()
         else:
             self._stats_stale = True
 
     def _tick(self) -> None:
+        if not self.app.quiet.may_redraw(self._ticked_at):  # type: ignore[attr-defined]
+            return  # a key is being answered: the run's news waits a beat
+        self._ticked_at = self.app.quiet.clock()  # type: ignore[attr-defined]
+        if self._stats_stale and self.on_screen:
+            self._show_stats()
         if self.follower is not None and self.opened is not None:
             records = self.follower.poll()
             for record in records:
