@@ -11,9 +11,10 @@ The memory figure is the slope of a least-squares line through the samples of th
 minutes (or the last two thirds of a shorter soak), in MB per hour. The resident size of a
 process that trains swings by tens of megabytes from one second to the next (batches, evals,
 checkpoints, the allocator's trims), so besides one sample per cycle the soak reads it every
-second between cycles (``rss_every``), and the slope runs through all of those: through one
+second between cycles (``--rss-every``), and the slope runs through those dense samples: through one
 sample per cycle (77 in 40 minutes) its standard error was 10-11 MB/h, twice the 5 MB/h it is
-meant to resolve.
+meant to resolve (dense samples are not independent, so their own error is larger than a
+least-squares formula would say; the per-cycle slope is reported beside them).
 
     python benchmarks/soak.py --minutes 60 --follow
 """
@@ -139,6 +140,8 @@ def main() -> None:
     ap.add_argument("--rss-every", type=float, default=1.0, help="seconds between the dense memory samples between cycles")
     ap.add_argument("--follow", action="store_true", help="also run a second app that follows the run, probed the same way")
     args = ap.parse_args()
+    if args.rss_every <= 0:
+        ap.error("--rss-every must be a positive number of seconds")
     exe = chartui_exe()
     home = Path(tempfile.mkdtemp(prefix="chartui-soak-"))
     seconds = args.minutes * 60
@@ -146,6 +149,7 @@ def main() -> None:
     env = {"CHARTUI_HOME": str(home), "CHARTUI_CONFIG": str(home / "config.toml")}
     session = Session(f"{exe} ui --corpus {corpus_path(args.corpus)} --preset {preset}", env=env)
     follower: Session | None = None
+    follower_pid: int | None = None
     samples: list[dict] = []
     every_second: list[dict] = []
     probes: list[dict] = []
@@ -159,11 +163,12 @@ def main() -> None:
             (run,) = [p for p in (home / "checkpoints").iterdir() if (p / "run.json").is_file()]
             follower = Session(f"{exe} ui {run}", env=env)
             follower.wait_for(r"following", timeout=60)
+            follower_pid = follower.pid()
         start = time.monotonic()
         while time.monotonic() - start < seconds:
             sample = {"minute": round((time.monotonic() - start) / 60, 2), "rss_mb": round(rss_mb(pid), 1)}
-            if follower is not None:
-                sample["follower_rss_mb"] = round(rss_mb(follower.pid()), 1)
+            if follower_pid is not None:
+                sample["follower_rss_mb"] = round(rss_mb(follower_pid), 1)
             samples.append(sample)
             cycle = [probe_or_miss(session, tab, home / "missed") for tab in TABS]
             probes.extend(cycle)
@@ -174,8 +179,8 @@ def main() -> None:
             while time.monotonic() < pause_until:  # the dense samples between cycles
                 time.sleep(min(args.rss_every, max(pause_until - time.monotonic(), 0)))
                 dense = {"minute": round((time.monotonic() - start) / 60, 3), "rss_mb": round(rss_mb(pid), 1)}
-                if follower is not None:
-                    dense["follower_rss_mb"] = round(rss_mb(follower.pid()), 1)
+                if follower_pid is not None:
+                    dense["follower_rss_mb"] = round(rss_mb(follower_pid), 1)
                 every_second.append(dense)
         exit_seconds = quit_with_save(session)
     finally:

@@ -73,7 +73,8 @@ def settle() -> int:
     now that dies later inside a reference cycle is never collected, so call this only at
     moments when what is alive is meant to stay (after start-up, after loading torch). From
     then on CPython runs no full collection by itself: the caller runs ``gc.collect()`` now and
-    then (see the module's docstring). Returns how many objects are frozen."""
+    then (see the module's docstring; Python 3.14's incremental collector has no third threshold
+    and ignores this). Returns how many objects are frozen."""
     gc.collect()
     gc.freeze()
     young, middle, _full = gc.get_threshold()

@@ -164,8 +164,8 @@ class ChartuiApp(App[None]):
                 self.active_run = SavedRun(runs[-1].path, chosen=False)
 
     async def on_event(self, event: Any) -> None:
-        if isinstance(event, Key | MouseDown | Paste):
-            self.quiet.input()  # before the key is handled: what it starts counts as recent
+        if isinstance(event, Key | MouseDown | Paste) and not event.is_forwarded:
+            self.quiet.input()  # as it arrives, before it is handled: what it starts counts as recent
         await super().on_event(event)
 
     def _housekeeping(self) -> None:
