@@ -99,6 +99,14 @@ def quit_with_save(session: Session) -> float | None:
     return round(time.monotonic() - end, 2)
 
 
+def memory_sample(start: float, pid: int, follower_pid: int | None, digits: int = 2) -> dict:
+    """The minute of the soak and the resident size of each app (the follower's, if any)."""
+    sample = {"minute": round((time.monotonic() - start) / 60, digits), "rss_mb": round(rss_mb(pid), 1)}
+    if follower_pid is not None:
+        sample["follower_rss_mb"] = round(rss_mb(follower_pid), 1)
+    return sample
+
+
 def slope_mb_per_hour(samples: list[dict], last_minutes: float, key: str = "rss_mb") -> float | None:
     pts = [(s["minute"], s[key]) for s in samples if s["minute"] >= samples[-1]["minute"] - last_minutes]
     if len(pts) < 3:
@@ -166,9 +174,7 @@ def main() -> None:
             follower_pid = follower.pid()
         start = time.monotonic()
         while time.monotonic() - start < seconds:
-            sample = {"minute": round((time.monotonic() - start) / 60, 2), "rss_mb": round(rss_mb(pid), 1)}
-            if follower_pid is not None:
-                sample["follower_rss_mb"] = round(rss_mb(follower_pid), 1)
+            sample = memory_sample(start, pid, follower_pid)
             samples.append(sample)
             cycle = [probe_or_miss(session, tab, home / "missed") for tab in TABS]
             probes.extend(cycle)
@@ -178,10 +184,7 @@ def main() -> None:
             pause_until = time.monotonic() + args.every
             while time.monotonic() < pause_until:  # the dense samples between cycles
                 time.sleep(min(args.rss_every, max(pause_until - time.monotonic(), 0)))
-                dense = {"minute": round((time.monotonic() - start) / 60, 3), "rss_mb": round(rss_mb(pid), 1)}
-                if follower_pid is not None:
-                    dense["follower_rss_mb"] = round(rss_mb(follower_pid), 1)
-                every_second.append(dense)
+                every_second.append(memory_sample(start, pid, follower_pid, digits=3))
         exit_seconds = quit_with_save(session)
     finally:
         session.close()
