@@ -318,13 +318,23 @@ async def test_another_gate_replaces_the_ranking_cells_and_enter_picks_the_unit_
         table.clear = lambda *a, **k: (cleared.append(1), clear(*a, **k))  # type: ignore[method-assign]
         before = [table.get_row_at(i) for i in range(table.row_count)]
         await pilot.press("g")  # another gate: another ranking of the same length
-        ranking = tab.rankings[(tab.gate_layer, tab.gate)]
+        ranking, ranking_gate = tab.rankings[(tab.gate_layer, tab.gate)], tab.gate
         await until(pilot, lambda: [table.get_row_at(i)[0] for i in range(table.row_count)] == [str(r.unit) for r in ranking])
         assert cleared == [] and [table.get_row_at(i) for i in range(table.row_count)] != before
         table.focus()
         table.move_cursor(row=2)
         await pilot.press("enter")
         await until(pilot, lambda: tab.unit == ranking[2].unit)
+        # Enter, then another gate before the selection is handled: the unit picked is the one
+        # that was on the row when Enter was pressed, not the one the next ranking puts there.
+        table.move_cursor(row=3)
+        await pilot.pause()
+        picked = int(table.get_row_at(3)[0])
+        await pilot.press("enter", "g")
+        await until(pilot, lambda: tab.gate != ranking_gate)
+        await pilot.pause()
+        assert tab.rankings[(tab.gate_layer, tab.gate)][3].unit != picked  # (else this would prove nothing)
+        assert tab.unit == picked
 
 
 @pytest.mark.asyncio

@@ -212,3 +212,31 @@ async def test_switching_tabs_leaves_drawn_lines_to_reference_counting_not_the_c
             gc.set_debug(0)
             gc.garbage.clear()
         assert strips < 10  # 922 here before (textual 8.2.8)
+
+
+@pytest.mark.asyncio
+async def test_a_narrow_bar_leaves_whole_keys_out_and_keeps_help_on_screen(small_corpus, home):
+    app = ChartuiApp(corpus=str(small_corpus))
+    async with app.run_test(size=(80, 24)) as pilot:
+        bar = app.query_one(KeyBar)
+        await until(pilot, lambda: "s" in bar.shown_keys)  # the Train tab's keys: more than 80 columns of them
+        line = bar.render().plain
+        assert len(line) == 80 and line.rstrip().endswith("^p palette") and "…" in line
+        left, right = line.split("…")
+        assert right.split("▏")[0].strip() == "? Help"
+        shown = [f" {d} {t} " for _k, d, t, _e in bar._keys]
+        assert left.startswith(shown[0]) and all(part in shown for part in _entries(left, shown))
+        x = line.index(" ? Help") + 1
+        await pilot.click(KeyBar, offset=(x, 0))
+        await until(pilot, lambda: app.screen is not app.screen_stack[0])  # the help screen
+
+
+def _entries(text: str, known: list[str]) -> list[str]:
+    """``text`` cut into the known entries it is made of, greedily from the left."""
+    out = []
+    while text.strip():
+        match = next((k for k in known if text.startswith(k)), None)
+        assert match is not None, f"a cut entry: {text!r}"
+        out.append(match)
+        text = text[len(match) :]
+    return out

@@ -6,6 +6,10 @@ text instead of one widget per key. The Footer removes and mounts a widget for e
 time the active bindings change, which is every tab switch and many focus moves: work on the
 path of the first key pressed in a tab, and, through Textualize/textual#6666, widgets that
 were never freed. Redrawing one line costs neither.
+
+Where the keys do not all fit (an 80-column terminal on the Train tab), whole keys are left out
+from the end, marked with an ellipsis, rather than the last one cut in half, and the help key
+moves to the right beside the palette's: `?`, which lists every key, stays on screen.
 """
 
 from __future__ import annotations
@@ -14,6 +18,11 @@ from rich.text import Text
 from textual import events
 from textual.screen import Screen
 from textual.widget import Widget
+
+HELP_KEY = "question_mark"
+"""The key that lists every key: kept on screen however narrow the bar."""
+MORE = " … "
+"""Where keys were left out for want of room."""
 
 
 class KeyBar(Widget):
@@ -68,25 +77,49 @@ class KeyBar(Widget):
         key_style = self.get_component_rich_style("key-bar--key")
         description_style = self.get_component_rich_style("key-bar--description")
         disabled_style = self.get_component_rich_style("key-bar--disabled")
-        line, palette = Text(no_wrap=True, end=""), Text(no_wrap=True, end="")
-        spans: list[tuple[Text, int, int, int]] = []
-        for i, (_key, display, description, enabled) in enumerate(self._keys):
-            part = line
-            if self._palette and i == len(self._keys) - 1:  # kept at the right end, as the Footer does
-                part = palette
-                part.append("▏", description_style)
-            start = part.cell_len
-            part.append(f" {display} ", key_style if enabled else disabled_style)
-            part.append(f"{description} " if description else "", description_style if enabled else disabled_style)
-            spans.append((part, start, part.cell_len, i))
-        room = max(0, self.size.width - palette.cell_len)
-        line.truncate(room, overflow="ellipsis", pad=True)
-        # Where each key ended up: the palette's after the room left for the others, which the
-        # truncation may have cut (its last cell an ellipsis).
-        self._spans = [
-            (start + room, end + room, i) if part is palette else (start, min(end, room - 1), i) for part, start, end, i in spans
-        ]
-        return line + palette
+        entries: list[Text] = []
+        for _key, display, description, enabled in self._keys:
+            entry = Text(no_wrap=True, end="")
+            entry.append(f" {display} ", key_style if enabled else disabled_style)
+            entry.append(f"{description} " if description else "", description_style if enabled else disabled_style)
+            entries.append(entry)
+        # The command palette's key sits at the right end, as the Footer's does. When the rest
+        # do not all fit, whole keys are dropped from the end (never one cut in half) and the
+        # help key joins the palette's at the right, so `?` (every key) is always on screen.
+        right = [len(entries) - 1] if self._palette else []
+        left = [i for i in range(len(entries)) if i not in right]
+        width = self.size.width
+        if sum(entries[i].cell_len for i in range(len(entries))) + (1 if right else 0) > width:
+            help_key = next((i for i in left if self._keys[i][0] == HELP_KEY), None)
+            if help_key is not None:
+                left.remove(help_key)
+                right.insert(0, help_key)
+        right_width = sum(entries[i].cell_len for i in right) + (1 if self._palette else 0)
+        room = max(0, width - right_width)
+        if sum(entries[i].cell_len for i in left) > room:
+            kept, used = [], len(MORE)
+            for i in left:
+                if used + entries[i].cell_len > room:
+                    break
+                kept.append(i)
+                used += entries[i].cell_len
+            left = kept
+        line = Text(no_wrap=True, end="")
+        spans: list[tuple[int, int, int]] = []
+        for i in left:
+            spans.append((line.cell_len, line.cell_len + entries[i].cell_len, i))
+            line.append_text(entries[i])
+        if len(left) + len(right) < len(entries):
+            line.append(MORE, description_style)
+        line.pad_right(max(0, room - line.cell_len))
+        for i in right:
+            if self._palette and i == len(entries) - 1:
+                line.append("▏", description_style)
+            spans.append((line.cell_len, line.cell_len + entries[i].cell_len, i))
+            line.append_text(entries[i])
+        line.truncate(width, overflow="ellipsis")  # a screen narrower than the pinned keys
+        self._spans = spans
+        return line
 
     def on_click(self, event: events.Click) -> None:
         """A click on a key presses it, as the Footer's keys do."""
