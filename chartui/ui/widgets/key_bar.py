@@ -86,16 +86,16 @@ class KeyBar(Widget):
         # The command palette's key sits at the right end, as the Footer's does. When the rest
         # do not all fit, whole keys are dropped from the end (never one cut in half) and the
         # help key joins the palette's at the right, so `?` (every key) is always on screen.
+        divider = 1 if self._palette else 0  # the "▏" before the palette's key
         right = [len(entries) - 1] if self._palette else []
         left = [i for i in range(len(entries)) if i not in right]
         width = self.size.width
-        if sum(entries[i].cell_len for i in range(len(entries))) + (1 if right else 0) > width:
+        if sum(entry.cell_len for entry in entries) + divider > width:
             help_key = next((i for i in left if self._keys[i][0] == HELP_KEY), None)
             if help_key is not None:
                 left.remove(help_key)
                 right.insert(0, help_key)
-        right_width = sum(entries[i].cell_len for i in right) + (1 if self._palette else 0)
-        room = max(0, width - right_width)
+        room = max(0, width - divider - sum(entries[i].cell_len for i in right))
         if sum(entries[i].cell_len for i in left) > room:
             kept, used = [], len(MORE)
             for i in left:
