@@ -17,7 +17,13 @@ from chartui.engine.events import Event, StepDone
 
 MAX_POINTS = 4000
 SPARK_POINTS = 120
-SAMPLES = 50
+SAMPLES = 20  # the Train tab shows these; every sample stays in the run's samples.txt
+
+
+def halve(xs: list, ys: list) -> tuple[list, list]:
+    """Half the points of a curve: every second x, and the mean of each pair of ys (the chart
+    shows the same shape; a series that keeps growing stays within ``MAX_POINTS``)."""
+    return xs[1::2], [(a + b) / 2 for a, b in zip(ys[::2], ys[1::2])]
 
 
 @dataclass(frozen=True)
@@ -110,9 +116,8 @@ class RunHistory:
         self.chars.append(chars)
         self.losses.append(loss)
         if len(self.losses) > MAX_POINTS:
-            self.steps = self.steps[1::2]
+            self.steps, self.losses = halve(self.steps, self.losses)
             self.chars = self.chars[1::2]
-            self.losses = [(a + b) / 2 for a, b in zip(self.losses[::2], self.losses[1::2])]
         self.version += 1
 
     def _trim_after(self, step: int) -> None:

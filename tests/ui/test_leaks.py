@@ -13,6 +13,8 @@ the tests do not depend on how fast a loaded machine delivers keys."""
 from __future__ import annotations
 
 import gc
+import itertools
+import json
 from typing import ClassVar
 
 import pytest
@@ -26,7 +28,9 @@ from textual.widgets._footer import FooterKey
 from chartui.ui import cycles
 from chartui.ui.app import ChartuiApp
 from chartui.ui.cycles import break_strip_cycles
+from chartui.ui.history import MAX_POINTS, RunHistory
 from chartui.ui.leaks import release_closed_watchers
+from chartui.ui.tabs.compare import _Curves
 from chartui.ui.tabs.train import TrainTab
 from chartui.ui.widgets.key_bar import KeyBar
 from tests.conftest import keys, until
@@ -240,3 +244,33 @@ def _entries(text: str, known: list[str]) -> list[str]:
         out.append(match)
         text = text[len(match) :]
     return out
+
+
+def _step_records(first: int, count: int) -> str:
+    return "".join(
+        json.dumps({"event": "step", "step": s, "chars_seen": 100 * s, "loss": 1000.0 - s}) + "\n"
+        for s in range(first, first + count)
+    )
+
+
+def test_the_train_and_compare_curves_stay_within_their_points_however_long_a_run_is(tmp_path):
+    """A run followed for days adds a point per step record; both charts' series halve past
+    MAX_POINTS, keeping the curve's span and shape (here a falling line)."""
+    metrics = tmp_path / "metrics.jsonl"
+    metrics.write_text(_step_records(1, MAX_POINTS))
+    curves = _Curves(str(tmp_path))
+    history = RunHistory()
+    for s in range(1, 3 * MAX_POINTS + 1):
+        history.apply_record({"event": "step", "step": s, "chars_seen": 100 * s, "loss": 1000.0 - s})
+    for first in (MAX_POINTS + 1, 2 * MAX_POINTS + 1):
+        xs, ys = curves.read()["train"]
+        assert len(xs) == len(ys) and MAX_POINTS // 2 <= len(xs) <= MAX_POINTS
+        with metrics.open("a") as fh:
+            fh.write(_step_records(first, MAX_POINTS))
+    xs, ys = curves.read()["train"]
+    steps, losses, _, _ = history.series()
+    for x, y, scale in ((xs, ys, 100), (steps, losses, 1)):
+        assert MAX_POINTS // 2 <= len(x) <= MAX_POINTS
+        assert x[0] < 0.01 * x[-1] and x[-1] >= (3 * MAX_POINTS - 8) * scale  # still the whole run
+        assert all(b < a for a, b in itertools.pairwise(y))  # still falling
+        assert y[-1] == pytest.approx(1000.0 - x[-1] / scale, abs=8)

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Label
 
 from chartui.display import fmt_int, fmt_loss, fmt_rate
 from chartui.engine.runs import Run, RunSummary, list_runs
+from chartui.ui.history import MAX_POINTS, halve
 from chartui.ui.runs import RunHandle
 from chartui.ui.tabs.base import ChartuiTab
 from chartui.ui.widgets.loss_chart import LossChart
@@ -26,7 +27,9 @@ class _Curves:
     """One run's loss points (characters seen, loss) for both series, read from its
     metrics.jsonl as it grows: each look at the tab reads what was appended since the last, not
     the whole file again (an hour of training writes a third of a megabyte of it). A file that
-    cannot be read gives no points."""
+    cannot be read gives no points. A series past ``MAX_POINTS`` is halved, as the Train tab's
+    is, so following a run for days keeps a flat memory (the train series gains a point for each
+    step record, about 3,000 an hour on the cpu preset)."""
 
     def __init__(self, run: str) -> None:
         self._follower = Run(run).follow()
@@ -44,6 +47,8 @@ class _Curves:
                 if r.get("event") == kind and isinstance(r.get(key), (int, float)) and isinstance(r.get("chars_seen"), int):
                     xs.append(r["chars_seen"])
                     ys.append(r[key])
+            while len(xs) > MAX_POINTS:
+                self.points[series] = xs, ys = halve(xs, ys)
         return self.points
 
 
