@@ -11,6 +11,7 @@ A test never sleeps for a fixed time before asserting: it waits for a condition 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import re
 import shutil
@@ -168,13 +169,18 @@ def run_main(*args: str) -> tuple[int, str, str]:
 
 
 class Tmux:
-    """A detached tmux session running one command; read with ``screen``, drive with ``keys``."""
+    """A detached tmux session running one command; read with ``screen``, drive with ``keys``.
+
+    Each session has a tmux server of its own (``-L``): a server shared with another test run
+    (or the user's tmux) would outlive the session, and the server process carries the command
+    line of the session that started it, test folder included."""
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self.socket = Path(os.environ.get("TMUX_TMPDIR") or "/tmp") / f"tmux-{os.getuid()}" / name  # where tmux puts -L's
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run(["tmux", *args], capture_output=True, text=True, check=check, timeout=30)
+        return subprocess.run(["tmux", "-L", self.name, *args], capture_output=True, text=True, check=check, timeout=30)
 
     def screen(self) -> str:
         return self.run("capture-pane", "-p", "-t", self.name, check=False).stdout
@@ -205,7 +211,12 @@ class Tmux:
         assert not self.alive(), f"the session was still running {timeout} s later"
 
     def kill(self) -> None:
+        """End the session, and remove its server's socket (tmux leaves it behind)."""
         self.run("kill-session", "-t", self.name, check=False)
+        self.socket.unlink(missing_ok=True)
+
+
+_SESSION_NUMBERS = itertools.count()
 
 
 @pytest.fixture
@@ -217,7 +228,7 @@ def tmux(tmp_path) -> Iterator[Callable[..., Tmux]]:
     sessions: list[Tmux] = []
 
     def start(command: str, *, size: tuple[int, int] = (120, 40), env: dict | None = None) -> Tmux:
-        session = Tmux(f"chartui-test-{os.getpid()}-{len(sessions)}")
+        session = Tmux(f"chartui-test-{os.getpid()}-{next(_SESSION_NUMBERS)}")
         sessions.append(session)
         extra = [arg for key, value in {"TERM": "screen-256color", **(env or {})}.items() for arg in ("-e", f"{key}={value}")]
         # COLUMNS and LINES, if the tmux server inherited them, would override the pane's size.
@@ -278,9 +289,15 @@ def app_in_tmux(tmux, small_corpus, tmp_path) -> Callable[..., tuple[Tmux, Path]
     return start
 
 
-def no_process_left(marker: str) -> bool:
-    """True when no process's command line mentions ``marker``."""
-    return subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout.strip() == ""
+def no_process_left(marker: str, timeout: float = 5.0) -> bool:
+    """True when no process's command line mentions ``marker``, within ``timeout`` seconds (a
+    tmux server exits a moment after its last session ends)."""
+    deadline = time.monotonic() + timeout
+    while subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout.strip():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 # --- the app under Textual's pilot --------------------------------------------------------------
