@@ -55,9 +55,13 @@ def check(run: Path) -> dict:
     """Everything a user relies on after a crash, without running torch in this process."""
     meta = read_meta(run / runs.LAST)
     tensors = load_numpy((run / runs.LAST).read_bytes())
-    assert any(k.startswith("model.") for k in tensors) and any(k.startswith("optim.") for k in tensors)
+    step = meta.state["step"]
+    assert any(k.startswith("model.") for k in tensors), f"no weights in the checkpoint of step {step}"
+    # AdamW has state once it has taken a step: the checkpoint a new run writes at step 0 has
+    # none (a kill before the first step's checkpoint, which a loaded machine makes likely).
+    assert step == 0 or any(k.startswith("optim.") for k in tensors), f"no optimiser state at step {step}"
     records = read_metrics(run / runs.METRICS)
-    return {"step": meta.state["step"], "records": len(records), "tmp_left": len(list(run.glob(".*.tmp")))}
+    return {"step": step, "records": len(records), "tmp_left": len(list(run.glob(".*.tmp")))}
 
 
 def main() -> None:
