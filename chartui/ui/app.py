@@ -101,7 +101,9 @@ class ChartuiApp(App[None]):
         self.quiet = Quiet()
         """When the user last pressed a key; the chores that wait until they stop."""
         self.quiet.add("release", RELEASE_EVERY, self._housekeeping)
-        self.quiet.add("trim", TRIM_EVERY, memory.trim)
+        # Not while this app trains: the trainer reuses its free heap pages within the next step,
+        # so a trim only hands them back to be faulted in again (chartui.memory.trim says more).
+        self.quiet.add("trim", TRIM_EVERY, memory.trim, enabled=lambda: self.live_run is None)
         self.quiet.add("collect", COLLECT_EVERY, gc.collect, enabled=lambda: self._settled > 0)
         self.settings = settings or Settings()
         """The user's settings file (theme, keymap); a theme chosen in the app is saved there."""

@@ -12,7 +12,7 @@ import pytest
 
 from chartui import memory
 from chartui.ui import quiet
-from chartui.ui.app import COLLECT_EVERY, ChartuiApp
+from chartui.ui.app import COLLECT_EVERY, TRIM_EVERY, ChartuiApp
 from chartui.ui.quiet import Quiet
 from chartui.ui.tabs.train import TrainTab
 from tests.conftest import keys, until
@@ -131,3 +131,32 @@ async def test_the_app_runs_full_collections_itself_once_settled_and_not_while_k
     finally:
         gc.unfreeze()
         gc.set_threshold(*threshold)
+
+
+@pytest.mark.asyncio
+async def test_the_app_hands_heap_memory_back_between_runs_but_not_while_it_trains(small_corpus, home, monkeypatch):
+    # A trainer frees and reallocates the same working set every step: a trim would only hand
+    # back pages the next step faults in again (chartui.memory.trim). Once the run ends, the
+    # trim is due at once.
+    trims: list[bool] = []
+    monkeypatch.setattr(memory, "trim", lambda: trims.append(True) or True)
+    app = ChartuiApp(
+        corpus=str(small_corpus),
+        preset="seed",
+        overrides={"hidden": 16, "embed": 8, "seq_len": 16, "batch_size": 8, "precision": "fp32"},
+    )
+    clock = Clock()
+    app.quiet.clock = clock
+    for chore in app.quiet.chores:
+        chore.last = clock.now
+    async with app.run_test(size=(120, 36)) as pilot:
+        tab = app.query_one(TrainTab)
+        clock.now += TRIM_EVERY + quiet.BEFORE_CHORES
+        assert "trim" in app.quiet.run_due() and trims == [True]  # nothing trains: trimmed
+        tab.action_start()
+        await until(pilot, lambda: app.live_run is not None and tab.history.steps)
+        clock.now += quiet.OVERDUE * TRIM_EVERY + 1  # overdue and quiet, and still not run
+        assert "trim" not in app.quiet.run_due() and trims == [True]
+        tab.action_stop()
+        await until(pilot, lambda: app.live_run is None and not tab.is_training)
+        assert "trim" in app.quiet.run_due() and trims == [True, True]
