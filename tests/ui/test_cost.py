@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Input, Select
 from chartui.engine import runs
 from chartui.engine.metrics import read_metrics, trim_metrics
 from chartui.ui.app import ChartuiApp
+from chartui.ui.tabs.compare import CompareTab
 from chartui.ui.tabs.gates import GatesTab
 from chartui.ui.tabs.train import TrainTab
 from chartui.ui.widgets.live_text import LiveText
@@ -149,6 +150,61 @@ async def test_the_compare_tab_reads_only_what_was_appended_and_redraws_only_wha
         table.fill([tuple(row)])
         assert cleared == [] and table.get_row_at(0)[-1] == "interrupted"
         await until(pilot, lambda: list(table.columns.values())[-1].content_width >= len("interrupted"))  # widened, not clipped
+
+
+@pytest.mark.asyncio
+async def test_a_switch_to_compare_puts_the_table_on_screen_before_it_redraws_the_chart(tiny_run, home):
+    # A run that trains gives the chart new points at every visit; a plot is the costliest
+    # thing the tab draws, so the frame that shows the tab must not wait for it.
+    run = copy_run(tiny_run, home / "checkpoints" / "tiny-a")
+    app = ChartuiApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("5")
+        tab = app.query_one(CompareTab)
+        chart = app.query_one("#compare-chart", LossChart)
+        await until(pilot, lambda: bool(chart._raw))
+        await pilot.press("1")
+        evals = [r for r in read_metrics(run / runs.METRICS) if r.get("event") == "eval"]
+        with open(run / runs.METRICS, "a") as fh:  # the run goes on training while the tab is hidden
+            fh.write(json.dumps({**evals[-1], "step": 999, "chars_seen": evals[-1]["chars_seen"] + 1000, "val_loss": 1.5}) + "\n")
+        order: list[str] = []
+        fill, set_lines, display = tab._fill_table, chart.set_lines, app._display
+        tab._fill_table = lambda: (order.append("table"), fill())[1]  # type: ignore[method-assign]
+        chart.set_lines = lambda *a, **k: (order.append("chart"), set_lines(*a, **k))[1]  # type: ignore[method-assign]
+        app._display = lambda *a, **k: (order.append("frame"), display(*a, **k))[1]  # type: ignore[method-assign]
+        await pilot.press("5")
+        await until(pilot, lambda: "chart" in order)
+        assert order.index("table") < order.index("frame") < order.index("chart")
+        await until(pilot, lambda: chart._raw[0][2][-1] == 1.5)  # and the new point is drawn
+
+
+@pytest.mark.asyncio
+async def test_another_gate_changes_the_ranking_cells_without_laying_out_the_screen(tiny_run):
+    # The ranking's columns used to fit their contents: a gate whose ranking named a longer
+    # feature widened the table, and the new size laid out the whole screen again.
+    app = ChartuiApp(run=str(tiny_run))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("3")
+        tab = app.query_one(GatesTab)
+        table = app.query_one("#gates-rank", SteadyTable)
+        await until(pilot, lambda: tab.trace is not None and table.row_count > 0)
+        await pilot.pause()
+        layouts: list[bool] = []
+        refresh = table.refresh
+        table.refresh = lambda *a, **k: (layouts.append(k.get("layout", False)), refresh(*a, **k))[1]  # type: ignore[method-assign]
+        size, shown = table.virtual_size, set()
+        for _ in tab.trace.gate_names:
+            await pilot.press("g")
+            await until(
+                pilot,
+                lambda: (
+                    [table.get_row_at(i)[0] for i in range(table.row_count)]
+                    == [str(r.unit) for r in tab.rankings[(tab.gate_layer, tab.gate)]]
+                ),
+            )
+            shown.add(tuple(len(str(table.get_row_at(i)[1])) for i in range(table.row_count)))
+        assert len(shown) > 1  # rankings whose features differ in length (else this proves nothing)
+        assert layouts and not any(layouts) and table.virtual_size == size
 
 
 @pytest.mark.asyncio

@@ -86,7 +86,11 @@ class CompareTab(ChartuiTab):
         self.query_one("#compare-table", DataTable).focus()
 
     def shown(self) -> None:
-        self.action_refresh()
+        # The table in the frame that shows the tab, the chart in the next: a plot is the
+        # costliest thing the tab draws (25-35 ms), and a run that trains gives it new points
+        # at every visit, so drawing it first kept the tab itself off the screen that long.
+        self._fill_table()
+        self.call_after_refresh(self._draw)
 
     def runs_changed(self) -> None:
         self.action_refresh()
@@ -95,6 +99,10 @@ class CompareTab(ChartuiTab):
         self.action_refresh()
 
     def action_refresh(self) -> None:
+        self._fill_table()
+        self._draw()
+
+    def _fill_table(self) -> None:
         self.runs = list(reversed(list_runs()))
         rows = [
             (
@@ -114,7 +122,6 @@ class CompareTab(ChartuiTab):
         self.query_one("#compare-table", SteadyTable).fill(rows)
         if not self.charted:
             self.charted = [str(r.path) for r in self.runs[:4]]
-        self._draw()
 
     def action_toggle_curve(self) -> None:
         table = self.query_one("#compare-table", DataTable)

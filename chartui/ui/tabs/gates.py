@@ -31,6 +31,11 @@ from chartui.ui.widgets.steady_table import SteadyTable
 DEFAULT_TEXT = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n"
 
 
+TRACKS_WIDTH = 16  # the ranking's feature column: "position in line"
+SHORT_FEATURES = {"inside parentheses": "in parentheses", "inside quotes": "in quotes"}
+"""Features named in fewer cells in the ranking (the status line says them in full)."""
+
+
 class GatesTab(ChartuiTab):
     """Gate activations per character."""
 
@@ -93,7 +98,11 @@ class GatesTab(ChartuiTab):
     def on_mount(self) -> None:
         super().on_mount()
         table = self.query_one("#gates-rank", DataTable)
-        table.add_columns("unit", "tracks", "r")
+        # Fixed widths (the panel's 33 cells, less a scroll bar): fitted to their contents, the
+        # columns changed width with each gate's ranking, and every change laid out the whole
+        # screen again (a third of the cost of the `g` key).
+        for label, width in (("unit", 4), ("tracks", TRACKS_WIDTH), ("r", 5)):
+            table.add_column(label, width=width)
         self._show_status("pick a run (ctrl+r), then t traces the passage")
 
     # --- tracing --------------------------------------------------------------------------
@@ -249,7 +258,12 @@ class GatesTab(ChartuiTab):
             ranking = self.rankings.get((self.gate_layer, self.gate), [])
             self._ranked = [r.unit for r in ranking]
             rows = [
-                (str(i), str(r.unit), r.feature, f"{r.correlation:+.2f}" if r.feature != "variance" else f"{r.variance:.2f}")
+                (
+                    str(i),
+                    str(r.unit),
+                    SHORT_FEATURES.get(r.feature, r.feature),
+                    f"{r.correlation:+.2f}" if r.feature != "variance" else f"{r.variance:.2f}"[:5].rstrip("."),
+                )
                 for i, r in enumerate(ranking)
             ]
             table = self.query_one("#gates-rank", SteadyTable)

@@ -9,7 +9,8 @@ size is dropped, and a change of focus or hover keeps the caches: DataTable alre
 by those states, so the focused and the unfocused table are each drawn once.
 
 ``fill`` shows a new set of rows by replacing only the cells that changed when the rows keep
-their keys, rather than clearing the table (which redraws and re-measures every row).
+their keys, rather than clearing the table (which redraws and re-measures every row); a table
+whose columns all have fixed widths measures nothing.
 
 Kept caches must not pile up: every cached cell, row and line is keyed by DataTable's count of
 data changes, so after a change none of them can be drawn again, yet DataTable keeps them until
@@ -54,10 +55,11 @@ class SteadyTable(DataTable):
         changed cells replaced (a column widens to fit); anything else refills the table."""
         if [r[0] for r in rows] == [r[0] for r in self._filled]:
             columns = list(self.columns)
+            fitted = any(c.auto_width for c in self.columns.values())  # else nothing to measure
             for new, old in zip(rows, self._filled):
                 for column, value, before in zip(columns, new[1:], old[1:]):
                     if value != before:
-                        self.update_cell(new[0], column, value, update_width=True)
+                        self.update_cell(new[0], column, value, update_width=fitted)
         else:
             self.clear()
             for key, *cells in rows:
