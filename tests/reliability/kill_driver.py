@@ -1,5 +1,9 @@
-"""Kill a trainer with SIGKILL at random moments, half of them while a checkpoint is being
-written, and check the run folder after every kill. Prints one JSON report.
+"""Kill a trainer with SIGKILL at random moments, and check the run folder after every kill.
+Prints one JSON report. The rounds take turns: a kill at a random moment from the trainer's
+start (often before it has taken a step), one while a checkpoint is being written, and one at a
+random moment after the trainer has taken its first step of the round. The last kind is what
+makes the run advance on any machine: on a loaded one, a resumed trainer can take longer to
+start than the longest random delay, and twenty kills during start-up left a run at step 0.
 
 Run by tests/reliability/test_crashes.py in its own process: the parent imports torch but
 never runs a torch operation, so forking a fresh trainer per round is safe and quick.
@@ -64,25 +68,34 @@ def check(run: Path) -> dict:
     return {"step": step, "records": len(records), "tmp_left": len(list(run.glob(".*.tmp")))}
 
 
+def steps_logged(run: Path) -> int:
+    """Step records in the run's metrics.jsonl (the trainer writes one a step)."""
+    return sum(1 for r in read_metrics(run / runs.METRICS) if r.get("event") == "step")
+
+
 def main() -> None:
     corpus, run, kills, seed = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     rng = random.Random(seed)
     report = []
     for i in range(kills):
+        logged = steps_logged(run)
         pid = os.fork()
         if pid == 0:
             try:
                 child(corpus, run)
             finally:
                 os._exit(0)
-        mode = "during-write" if i % 2 else "random"
+        mode = ("start-up", "during-write", "after-a-step")[i % 3]
         # Generous waits: they only run out when something is broken. With 20 s and 5 s, the
         # test failed once on a machine running three test suites beside a CPU hog; these waits
         # were the only parts of it that depended on the machine's speed.
         deadline = time.monotonic() + 120
         while not (run / runs.LAST).is_file() and time.monotonic() < deadline:
             time.sleep(0.01)  # round 0: let the first checkpoint land
-        if mode == "random":
+        if mode == "after-a-step":
+            while steps_logged(run) <= logged and time.monotonic() < deadline:
+                time.sleep(0.01)
+        if mode != "during-write":
             time.sleep(rng.uniform(0.05, 1.2))
         else:
             hit = time.monotonic() + 60
