@@ -178,16 +178,27 @@ async def test_a_switch_to_compare_puts_the_table_on_screen_before_it_redraws_th
         await until(pilot, lambda: chart._raw[0][2][-1] == 1.5)  # and the new point is drawn
 
 
+async def _traced_gates(pilot, app) -> tuple[GatesTab, SteadyTable]:
+    """The Gates tab, once it has traced its passage and ranked the units."""
+    await pilot.press("3")
+    tab, table = app.query_one(GatesTab), app.query_one("#gates-rank", SteadyTable)
+    await until(pilot, lambda: tab.trace is not None and table.row_count > 0)
+    return tab, table
+
+
+def _shows_ranking(tab: GatesTab, table: SteadyTable) -> bool:
+    """The table lists the units of the ranking of the gate shown."""
+    units = [str(r.unit) for r in tab.rankings[(tab.gate_layer, tab.gate)]]
+    return [table.get_row_at(i)[0] for i in range(table.row_count)] == units
+
+
 @pytest.mark.asyncio
 async def test_another_gate_changes_the_ranking_cells_without_laying_out_the_screen(tiny_run):
     # The ranking's columns used to fit their contents: a gate whose ranking named a longer
     # feature widened the table, and the new size laid out the whole screen again.
     app = ChartuiApp(run=str(tiny_run))
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("3")
-        tab = app.query_one(GatesTab)
-        table = app.query_one("#gates-rank", SteadyTable)
-        await until(pilot, lambda: tab.trace is not None and table.row_count > 0)
+        tab, table = await _traced_gates(pilot, app)
         await pilot.pause()
         layouts: list[bool] = []
         refresh = table.refresh
@@ -195,13 +206,7 @@ async def test_another_gate_changes_the_ranking_cells_without_laying_out_the_scr
         size, shown = table.virtual_size, set()
         for _ in tab.trace.gate_names:
             await pilot.press("g")
-            await until(
-                pilot,
-                lambda: (
-                    [table.get_row_at(i)[0] for i in range(table.row_count)]
-                    == [str(r.unit) for r in tab.rankings[(tab.gate_layer, tab.gate)]]
-                ),
-            )
+            await until(pilot, lambda: _shows_ranking(tab, table))
             shown.add(tuple(len(str(table.get_row_at(i)[1])) for i in range(table.row_count)))
         assert len(shown) > 1  # rankings whose features differ in length (else this proves nothing)
         assert layouts and not any(layouts) and table.virtual_size == size
@@ -365,10 +370,7 @@ async def test_a_table_that_gains_and_loses_the_focus_draws_each_cell_once_and_r
 async def test_another_gate_replaces_the_ranking_cells_and_enter_picks_the_unit_shown(tiny_run):
     app = ChartuiApp(run=str(tiny_run))
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("3")
-        tab = app.query_one(GatesTab)
-        table = app.query_one("#gates-rank", SteadyTable)
-        await until(pilot, lambda: tab.trace is not None and table.row_count > 0)
+        tab, table = await _traced_gates(pilot, app)
         cleared: list[int] = []
         clear = table.clear
         table.clear = lambda *a, **k: (cleared.append(1), clear(*a, **k))  # type: ignore[method-assign]
