@@ -174,7 +174,8 @@ async def test_a_switch_to_compare_puts_the_table_on_screen_before_it_redraws_th
         app._display = lambda *a, **k: (order.append("frame"), display(*a, **k))[1]  # type: ignore[method-assign]
         await pilot.press("5")
         await until(pilot, lambda: "chart" in order)
-        assert order.index("table") < order.index("frame") < order.index("chart")
+        # a frame between the table and the chart (one may come before both: the key bar's)
+        assert "frame" in order[order.index("table") : order.index("chart")]
         await until(pilot, lambda: chart._raw[0][2][-1] == 1.5)  # and the new point is drawn
 
 
