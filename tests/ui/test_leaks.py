@@ -135,7 +135,7 @@ async def test_a_click_on_a_key_in_the_bar_presses_it(small_corpus, home):
         await until(pilot, lambda: "c" in bar.shown_keys)
         train = app.query_one(TrainTab)
         assert train.axis == "steps"
-        x = bar.render().plain.index(" c Steps/chars") + 1
+        x = bar.plain.index(" c Steps/chars") + 1
         await pilot.click(KeyBar, offset=(x, 0))
         await until(pilot, lambda: train.axis == "chars")
 
@@ -224,7 +224,7 @@ async def test_a_narrow_bar_leaves_whole_keys_out_and_keeps_help_on_screen(small
     async with app.run_test(size=(80, 24)) as pilot:
         bar = app.query_one(KeyBar)
         await until(pilot, lambda: "s" in bar.shown_keys)  # the Train tab's keys: more than 80 columns of them
-        line = bar.render().plain
+        line = bar.plain
         assert len(line) == 80 and line.rstrip().endswith("^p palette") and "…" in line
         left, right = line.split("…")
         assert right.split("▏")[0].strip() == "? Help"

@@ -14,9 +14,12 @@ moves to the right beside the palette's: `?`, which lists every key, stays on sc
 
 from __future__ import annotations
 
-from rich.text import Text
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
 from textual import events
 from textual.screen import Screen
+from textual.strip import Strip
 from textual.widget import Widget
 
 HELP_KEY = "question_mark"
@@ -73,16 +76,18 @@ class KeyBar(Widget):
             self._keys, self._palette = keys, palette is not None
             self.refresh()
 
-    def render(self) -> Text:
+    def _pieces(self) -> list[tuple[str, Style]]:
+        """The line as (text, style) pieces, exactly as wide as the bar."""
         key_style = self.get_component_rich_style("key-bar--key")
         description_style = self.get_component_rich_style("key-bar--description")
         disabled_style = self.get_component_rich_style("key-bar--disabled")
-        entries: list[Text] = []
+        entries: list[list[tuple[str, Style]]] = []
         for _key, display, description, enabled in self._keys:
-            entry = Text(no_wrap=True, end="")
-            entry.append(f" {display} ", key_style if enabled else disabled_style)
-            entry.append(f"{description} " if description else "", description_style if enabled else disabled_style)
+            entry = [(f" {display} ", key_style if enabled else disabled_style)]
+            if description:
+                entry.append((f"{description} ", description_style if enabled else disabled_style))
             entries.append(entry)
+        cells = [sum(cell_len(text) for text, _ in entry) for entry in entries]
         # The command palette's key sits at the right end, as the Footer's does. When the rest
         # do not all fit, whole keys are dropped from the end (never one cut in half) and the
         # help key joins the palette's at the right, so `?` (every key) is always on screen.
@@ -90,36 +95,57 @@ class KeyBar(Widget):
         right = [len(entries) - 1] if self._palette else []
         left = [i for i in range(len(entries)) if i not in right]
         width = self.size.width
-        if sum(entry.cell_len for entry in entries) + divider > width:
+        if sum(cells) + divider > width:
             help_key = next((i for i in left if self._keys[i][0] == HELP_KEY), None)
             if help_key is not None:
                 left.remove(help_key)
                 right.insert(0, help_key)
-        room = max(0, width - divider - sum(entries[i].cell_len for i in right))
-        if sum(entries[i].cell_len for i in left) > room:
+        room = max(0, width - divider - sum(cells[i] for i in right))
+        if sum(cells[i] for i in left) > room:
             kept, used = [], len(MORE)
             for i in left:
-                if used + entries[i].cell_len > room:
+                if used + cells[i] > room:
                     break
                 kept.append(i)
-                used += entries[i].cell_len
+                used += cells[i]
             left = kept
-        line = Text(no_wrap=True, end="")
+        pieces: list[tuple[str, Style]] = []
         spans: list[tuple[int, int, int]] = []
+        at = 0
         for i in left:
-            spans.append((line.cell_len, line.cell_len + entries[i].cell_len, i))
-            line.append_text(entries[i])
+            spans.append((at, at + cells[i], i))
+            pieces.extend(entries[i])
+            at += cells[i]
         if len(left) + len(right) < len(entries):
-            line.append(MORE, description_style)
-        line.pad_right(max(0, room - line.cell_len))
+            pieces.append((MORE, description_style))
+            at += len(MORE)
+        if room > at:
+            pieces.append((" " * (room - at), self.rich_style))
+            at = room
         for i in right:
             if self._palette and i == len(entries) - 1:
-                line.append("▏", description_style)
-            spans.append((line.cell_len, line.cell_len + entries[i].cell_len, i))
-            line.append_text(entries[i])
-        line.truncate(width, overflow="ellipsis")  # a screen narrower than the pinned keys
+                pieces.append(("▏", description_style))
+                at += 1
+            spans.append((at, at + cells[i], i))
+            pieces.extend(entries[i])
+            at += cells[i]
         self._spans = spans
-        return line
+        if at > width:  # a screen narrower than the pinned keys: cut, and say so
+            line = Strip([Segment(text, style) for text, style in pieces]).crop(0, max(width - 1, 0))
+            pieces = [(segment.text, segment.style or self.rich_style) for segment in line] + [("…", description_style)]
+        return pieces
+
+    def render_line(self, y: int) -> Strip:
+        # One strip of a dozen segments: a Rich Text rendered through the console cost 4-7 ms
+        # of every tab switch.
+        if y:
+            return Strip.blank(self.size.width, self.rich_style)
+        return Strip([Segment(text, style) for text, style in self._pieces()], self.size.width)
+
+    @property
+    def plain(self) -> str:
+        """The line as shown, without its styles (for tests and tools)."""
+        return "".join(text for text, _ in self._pieces())
 
     def on_click(self, event: events.Click) -> None:
         """A click on a key presses it, as the Footer's keys do."""
