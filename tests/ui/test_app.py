@@ -20,7 +20,7 @@ from chartui.ui.tabs.data import DataTab
 from chartui.ui.tabs.gates import GatesTab
 from chartui.ui.tabs.generate import GenerateTab
 from chartui.ui.tabs.train import TrainTab
-from chartui.ui.widgets.gate_view import GateText
+from chartui.ui.widgets.gate_view import GateHeatmap, GateText
 from chartui.ui.widgets.sample_view import SampleView
 from tests.conftest import copy_run, keys, tiny_configs, until
 
@@ -160,7 +160,7 @@ async def test_gates_tab_traces_and_moves_between_units_gates_and_characters(tin
         await until(pilot, lambda: "next character" in _text(app, "#gates-detail"))
         detail = _text(app, "#gates-detail")
         assert "unit" in detail and "%" in detail
-        assert f"#{tab.unit}" in _text(app, "#gates-heatmap")
+        assert f"#{tab.unit}" in app.query_one(GateHeatmap).plain
         assert app.query_one("#gates-rank").row_count > 0
         await pilot.press("e")
         assert app.focused.id == "gates-input"
@@ -300,9 +300,11 @@ async def test_no_color_shades_the_heatmap(tiny_run, monkeypatch):
     async with app.run_test(size=SIZE) as pilot:
         assert app.no_color
         await pilot.press("3")
-        await until(pilot, lambda: app.query_one(GatesTab).trace is not None and "#" in _text(app, "#gates-heatmap"))
-        heat = _text(app, "#gates-heatmap").split("\n", 1)[1]
-        assert set(heat) & set(".:-=+*#%@") and "on #" not in heat
+        await until(pilot, lambda: app.query_one(GatesTab).trace is not None and "#" in app.query_one(GateHeatmap).plain)
+        heatmap = app.query_one(GateHeatmap)
+        heat = heatmap.plain.split("\n", 1)[1]
+        assert set(heat) & set(".:-=+*#%@")
+        assert all(style is None or style.bgcolor is None for line in heatmap._lines for _, style in line)  # no colour
 
 
 @pytest.mark.asyncio

@@ -20,6 +20,7 @@ from chartui.ui.tabs.gates import GatesTab
 from chartui.ui.tabs.train import TrainTab
 from chartui.ui.widgets.live_text import LiveText
 from chartui.ui.widgets.loss_chart import LossChart
+from chartui.ui.widgets.rank_table import RankTable
 from chartui.ui.widgets.steady_table import SteadyTable
 from tests.conftest import copy_run, keys, until
 from tests.ui.test_app import TINY, _text
@@ -179,18 +180,18 @@ async def test_a_switch_to_compare_puts_the_table_on_screen_before_it_redraws_th
         await until(pilot, lambda: chart._raw[0][2][-1] == 1.5)  # and the new point is drawn
 
 
-async def _traced_gates(pilot, app) -> tuple[GatesTab, SteadyTable]:
+async def _traced_gates(pilot, app) -> tuple[GatesTab, RankTable]:
     """The Gates tab, once it has traced its passage and ranked the units."""
     await pilot.press("3")
-    tab, table = app.query_one(GatesTab), app.query_one("#gates-rank", SteadyTable)
+    tab, table = app.query_one(GatesTab), app.query_one("#gates-rank", RankTable)
     await until(pilot, lambda: tab.trace is not None and table.row_count > 0)
     return tab, table
 
 
-def _shows_ranking(tab: GatesTab, table: SteadyTable) -> bool:
+def _shows_ranking(tab: GatesTab, table: RankTable) -> bool:
     """The table lists the units of the ranking of the gate shown."""
     units = [str(r.unit) for r in tab.rankings[(tab.gate_layer, tab.gate)]]
-    return [table.get_row_at(i)[0] for i in range(table.row_count)] == units
+    return [row[0] for row in table.rows] == units
 
 
 @pytest.mark.asyncio
@@ -204,13 +205,13 @@ async def test_another_gate_changes_the_ranking_cells_without_laying_out_the_scr
         layouts: list[bool] = []
         refresh = table.refresh
         table.refresh = lambda *a, **k: (layouts.append(k.get("layout", False)), refresh(*a, **k))[1]  # type: ignore[method-assign]
-        size, shown = table.virtual_size, set()
+        size, shown = table.size, set()
         for _ in tab.trace.gate_names:
             await pilot.press("g")
             await until(pilot, lambda: _shows_ranking(tab, table))
-            shown.add(tuple(len(str(table.get_row_at(i)[1])) for i in range(table.row_count)))
+            shown.add(tuple(len(row[1]) for row in table.rows))
         assert len(shown) > 1  # rankings whose features differ in length (else this proves nothing)
-        assert layouts and not any(layouts) and table.virtual_size == size
+        assert layouts and not any(layouts) and table.size == size
 
 
 @pytest.mark.asyncio
@@ -368,32 +369,32 @@ async def test_a_table_that_gains_and_loses_the_focus_draws_each_cell_once_and_r
 
 
 @pytest.mark.asyncio
-async def test_another_gate_replaces_the_ranking_cells_and_enter_picks_the_unit_shown(tiny_run):
+async def test_another_gate_replaces_the_ranking_and_enter_or_a_click_picks_the_unit_shown(tiny_run):
     app = ChartuiApp(run=str(tiny_run))
     async with app.run_test(size=(120, 40)) as pilot:
         tab, table = await _traced_gates(pilot, app)
-        cleared: list[int] = []
-        clear = table.clear
-        table.clear = lambda *a, **k: (cleared.append(1), clear(*a, **k))  # type: ignore[method-assign]
-        before = [table.get_row_at(i) for i in range(table.row_count)]
+        before = list(table.rows)
         await pilot.press("g")  # another gate: another ranking of the same length
         ranking, ranking_gate = tab.rankings[(tab.gate_layer, tab.gate)], tab.gate
-        await until(pilot, lambda: [table.get_row_at(i)[0] for i in range(table.row_count)] == [str(r.unit) for r in ranking])
-        assert cleared == [] and [table.get_row_at(i) for i in range(table.row_count)] != before
+        await until(pilot, lambda: _shows_ranking(tab, table))
+        assert table.rows != before
         table.focus()
-        table.move_cursor(row=2)
-        await pilot.press("enter")
+        await pilot.press("down", "down", "enter")
         await until(pilot, lambda: tab.unit == ranking[2].unit)
-        # Enter, then another gate before the selection is handled: the unit picked is the one
+        # Enter, then another gate before the pick is handled: the unit picked is the one
         # that was on the row when Enter was pressed, not the one the next ranking puts there.
-        table.move_cursor(row=3)
-        await pilot.pause()
-        picked = int(table.get_row_at(3)[0])
+        await pilot.press("down")
+        picked = int(table.rows[3][0])
         await pilot.press("enter", "g")
         await until(pilot, lambda: tab.gate != ranking_gate)
         await pilot.pause()
         assert tab.rankings[(tab.gate_layer, tab.gate)][3].unit != picked  # (else this would prove nothing)
         assert tab.unit == picked
+        # a click on a row picks it (line 0 is the header)
+        clicked = int(table.rows[5][0])
+        assert clicked != tab.unit
+        await pilot.click(RankTable, offset=(3, 6))
+        await until(pilot, lambda: tab.unit == clicked)
 
 
 @pytest.mark.asyncio

@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import DataTable, Label, TextArea
+from textual.widgets import Label, TextArea
 from textual.worker import get_current_worker
 
 from chartui.display import printable
@@ -26,7 +26,7 @@ from chartui.ui.runs import RunHandle
 from chartui.ui.tabs.base import ChartuiTab
 from chartui.ui.widgets.gate_view import GateHeatmap, GateText
 from chartui.ui.widgets.live_text import LiveText
-from chartui.ui.widgets.steady_table import SteadyTable
+from chartui.ui.widgets.rank_table import RankTable
 
 DEFAULT_TEXT = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n"
 
@@ -89,20 +89,14 @@ class GatesTab(ChartuiTab):
             with Vertical(id="gates-left"):
                 with VerticalScroll(id="gates-text-scroll"):
                     yield GateText(id="gates-text")
-                yield GateHeatmap("", id="gates-heatmap")
+                yield GateHeatmap(id="gates-heatmap")
             with Vertical(id="gates-right"):
                 yield LiveText(id="gates-detail")
                 yield Label("Interesting units (enter picks)", classes="section")
-                yield SteadyTable(id="gates-rank", cursor_type="row", zebra_stripes=True)
+                yield RankTable([("unit", 4, True), ("tracks", TRACKS_WIDTH, False), ("r", 5, True)], id="gates-rank")
 
     def on_mount(self) -> None:
         super().on_mount()
-        table = self.query_one("#gates-rank", DataTable)
-        # Fixed widths (the panel's 33 cells, less a scroll bar): fitted to their contents, the
-        # columns changed width with each gate's ranking, and every change laid out the whole
-        # screen again (a third of the cost of the `g` key).
-        for label, width in (("unit", 4), ("tracks", TRACKS_WIDTH), ("r", 5)):
-            table.add_column(label, width=width)
         self._show_status("pick a run (ctrl+r), then t traces the passage")
 
     # --- tracing --------------------------------------------------------------------------
@@ -231,11 +225,10 @@ class GatesTab(ChartuiTab):
     def action_leave_text(self) -> None:
         self.query_one("#gates-text", GateText).focus()
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.data_table.id == "gates-rank" and event.row_key.value is not None:
-            self.unit = self._ranked[int(event.row_key.value)]
-            self._unit_chosen = True
-            self._redraw()
+    def on_rank_table_picked(self, message: RankTable.Picked) -> None:
+        self.unit = int(message.cells[0])  # the row as it was picked, whatever is shown now
+        self._unit_chosen = True
+        self._redraw()
 
     def on_gate_text_unit_step(self, message: GateText.UnitStep) -> None:
         self.action_unit(message.delta)
@@ -253,23 +246,19 @@ class GatesTab(ChartuiTab):
         lo, hi = tr.value_range(self.gate_layer, self.gate, self.unit)
         self.query_one("#gates-text", GateText).show(tr.text, acts[:, self.unit], lo, hi, diverging=lo < 0)
         if ranking_changed:
-            # Rows are keyed by their place, so another gate or layer replaces cells in rows
-            # already drawn instead of clearing the table (the tab's costliest key otherwise).
             ranking = self.rankings.get((self.gate_layer, self.gate), [])
             self._ranked = [r.unit for r in ranking]
             rows = [
                 (
-                    str(i),
                     str(r.unit),
                     SHORT_FEATURES.get(r.feature, r.feature),
                     f"{r.correlation:+.2f}" if r.feature != "variance" else f"{r.variance:.2f}"[:5].rstrip("."),
                 )
-                for i, r in enumerate(ranking)
+                for r in ranking
             ]
-            table = self.query_one("#gates-rank", SteadyTable)
-            table.fill(rows)
-            # the cursor on the unit shown, if ranked (a cleared table used to put it on the first row)
-            table.move_cursor(row=self._ranked.index(self.unit) if self.unit in self._ranked else 0, animate=False)
+            # the cursor on the unit shown, if ranked
+            cursor = self._ranked.index(self.unit) if self.unit in self._ranked else 0
+            self.query_one("#gates-rank", RankTable).fill(rows, cursor)
         why = next((r for r in self.rankings.get((self.gate_layer, self.gate), []) if r.unit == self.unit), None)
         reason = (
             ""
