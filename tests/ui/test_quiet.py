@@ -159,4 +159,7 @@ async def test_the_app_hands_heap_memory_back_between_runs_but_not_while_it_trai
         assert "trim" not in app.quiet.run_due() and trims == [True]
         tab.action_stop()
         await until(pilot, lambda: app.live_run is None and not tab.is_training)
-        assert "trim" in app.quiet.run_due() and trims == [True, True]
+        # due at once (the fake clock has not moved): here, or by the app's own chores timer,
+        # which may get there first
+        await until(pilot, lambda: "trim" in app.quiet.run_due() or len(trims) == 2)
+        assert trims == [True, True]
