@@ -9,6 +9,7 @@ import re
 
 import pytest
 from textual.app import App
+from textual.color import Color
 from textual.containers import Vertical
 from textual.widgets import DataTable, Input, Select
 
@@ -280,9 +281,9 @@ async def test_a_chart_shown_again_builds_no_plot_until_its_lines_or_view_change
         builds: list[int] = []
         build = chart._build
 
-        def spy():
+        def spy(theme):
             builds.append(chart._version)
-            return build()
+            return build(theme)
 
         chart._build = spy  # type: ignore[method-assign]
         xs = list(range(500))
@@ -299,7 +300,27 @@ async def test_a_chart_shown_again_builds_no_plot_until_its_lines_or_view_change
         assert len(builds) == 1
         chart.set_view(log_scale=True)
         await until(pilot, lambda: len(builds) == 2)
-        assert "log10" in str(chart.render())
+        assert "log10" in chart.plain
+
+
+@pytest.mark.asyncio
+async def test_a_chart_takes_the_colours_of_a_new_theme():
+    # plotext learns of a new theme a moment after the app (textual-plotext registers it on the
+    # theme's signal): a plot built in between had plotext's default white, and was kept.
+    app = Chart()
+    async with app.run_test(size=(80, 20)) as pilot:
+        chart = app.query_one(LossChart)
+        xs = list(range(50))
+        chart.set_lines([("train", xs, [2.0 - x / 50 for x in xs])])
+        await until(pilot, lambda: chart._built is not None)
+
+        def background() -> tuple[int, int, int] | None:
+            colour = chart.render_line(1)._segments[0].style.bgcolor
+            return None if colour is None else tuple(colour.get_truecolor())  # type: ignore[return-value]
+
+        for theme in ("textual-light", "nord", "textual-dark"):
+            app.theme = theme
+            await until(pilot, lambda: background() == Color.parse(app.theme_variables["surface"]).rgb)
 
 
 class Tables(App):
