@@ -136,8 +136,8 @@ class KeyBar(Widget):
         return pieces
 
     def render_line(self, y: int) -> Strip:
-        # One strip of a dozen segments: a Rich Text rendered through the console cost 4-7 ms
-        # of every tab switch.
+        # One strip of a dozen segments, drawn at every tab switch: 0.2 ms, where a Rich Text
+        # rendered through the console took 0.4.
         if y:
             return Strip.blank(self.size.width, self.rich_style)
         return Strip([Segment(text, style) for text, style in self._pieces()], self.size.width)

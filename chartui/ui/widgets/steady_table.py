@@ -1,7 +1,7 @@
 """A DataTable that keeps what it drew when a tab switch shows it again.
 
 DataTable drops every cached row and cell on each Resize and each style change, and a switch
-to the Compare or Gates tab brings both: Textual sends a Resize to every widget a layout
+to the Compare tab brings both: Textual sends a Resize to every widget a layout
 shows, whether its size changed or not, and the table takes the focus, which restyles it. So
 each look at the tab redrew every cell (Rich renders each one: about 25 ms of the UI thread
 for five runs at 120x40), the largest single cost of the switch. Here a Resize to the same
