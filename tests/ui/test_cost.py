@@ -256,6 +256,12 @@ class Chart(App):
         yield LossChart()
 
 
+def _falling(chart: LossChart, points: int) -> None:
+    """One train curve falling from 2.0 over ``points`` steps."""
+    xs = list(range(points))
+    chart.set_lines([("train", xs, [2.0 - x / points for x in xs])])
+
+
 @pytest.mark.asyncio
 async def test_a_chart_cuts_its_lines_again_for_a_new_width():
     app = Chart()
@@ -286,8 +292,7 @@ async def test_a_chart_shown_again_builds_no_plot_until_its_lines_or_view_change
             return build(theme)
 
         chart._build = spy  # type: ignore[method-assign]
-        xs = list(range(500))
-        chart.set_lines([("train", xs, [2.0 - x / 500 for x in xs])])
+        _falling(chart, 500)
         await until(pilot, lambda: len(builds) == 1)
         resized = len(resizes)
         for turn in range(2):  # hidden and shown again: Textual sends a Resize at the same size
@@ -310,8 +315,7 @@ async def test_a_chart_takes_the_colours_of_a_new_theme():
     app = Chart()
     async with app.run_test(size=(80, 20)) as pilot:
         chart = app.query_one(LossChart)
-        xs = list(range(50))
-        chart.set_lines([("train", xs, [2.0 - x / 50 for x in xs])])
+        _falling(chart, 50)
         await until(pilot, lambda: chart._built is not None)
 
         def background() -> tuple[int, int, int] | None:

@@ -26,6 +26,15 @@ class Ranked(App):
         self.picked.append((message.row, message.cells))
 
 
+async def _focused(pilot, app: Ranked, cursor: int = 0) -> RankTable:
+    """The table holding ROWS, the cursor on row ``cursor``, with the focus."""
+    table = app.query_one(RankTable)
+    table.fill(ROWS, cursor)
+    table.focus()
+    await until(pilot, lambda: table.has_focus and table.size.height == 4)
+    return table
+
+
 def _shown(table: RankTable) -> list[str]:
     return [line.text for line in table.render_lines(table.region.reset_offset)]
 
@@ -40,10 +49,7 @@ def test_a_cell_is_cut_with_an_ellipsis_or_padded_to_its_width():
 async def test_the_view_follows_the_cursor_under_a_fixed_header():
     app = Ranked()
     async with app.run_test(size=(40, 8)) as pilot:
-        table = app.query_one(RankTable)
-        table.fill(ROWS)
-        table.focus()
-        await until(pilot, lambda: table.has_focus and table.size.height == 4)
+        table = await _focused(pilot, app)
         shown = _shown(table)
         assert shown[0].split() == ["unit", "tracks", "r"] and "feature 0" in shown[1] and "feature 2" in shown[3]
         await pilot.press("end")
@@ -62,10 +68,7 @@ async def test_the_view_follows_the_cursor_under_a_fixed_header():
 async def test_enter_and_a_click_pick_the_row_under_them():
     app = Ranked()
     async with app.run_test(size=(40, 8)) as pilot:
-        table = app.query_one(RankTable)
-        table.fill(ROWS, cursor=4)
-        table.focus()
-        await until(pilot, lambda: table.has_focus)
+        table = await _focused(pilot, app, cursor=4)
         await pilot.press("enter")
         await until(pilot, lambda: app.picked == [(4, ROWS[4])])
         await pilot.click(RankTable, offset=(2, 2))  # the second row in view, under the header

@@ -74,8 +74,6 @@ class GatesTab(ChartuiTab):
         super().__init__(**kwargs)
         self.trace: Any = None
         self.rankings: dict[tuple[int, str], list] = {}
-        self._ranked: list[int] = []
-        """The units in the ranking table, in its order."""
         self.gate_layer = 0
         self.gate = ""
         self.unit = 0
@@ -247,7 +245,7 @@ class GatesTab(ChartuiTab):
         self.query_one("#gates-text", GateText).show(tr.text, acts[:, self.unit], lo, hi, diverging=lo < 0)
         if ranking_changed:
             ranking = self.rankings.get((self.gate_layer, self.gate), [])
-            self._ranked = [r.unit for r in ranking]
+            units = [r.unit for r in ranking]
             rows = [
                 (
                     str(r.unit),
@@ -257,7 +255,7 @@ class GatesTab(ChartuiTab):
                 for r in ranking
             ]
             # the cursor on the unit shown, if ranked
-            cursor = self._ranked.index(self.unit) if self.unit in self._ranked else 0
+            cursor = units.index(self.unit) if self.unit in units else 0
             self.query_one("#gates-rank", RankTable).fill(rows, cursor)
         why = next((r for r in self.rankings.get((self.gate_layer, self.gate), []) if r.unit == self.unit), None)
         reason = (

@@ -11,7 +11,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
 from textual.content import Content, Span
@@ -22,6 +21,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from chartui.display import buckets, glyph, ramp, readable_on, shade
+from chartui.ui.widgets.strips import Piece, over, plain
 
 
 class GateText(Widget, can_focus=True):
@@ -140,13 +140,13 @@ class GateHeatmap(Widget):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._lines: list[list[tuple[str, Style | None]]] = []
+        self._lines: list[list[Piece]] = []
         """Each line as (text, style over the widget's own) pieces."""
 
     @property
     def plain(self) -> str:
         """What is shown, without its colours (for tests and tools)."""
-        return "\n".join("".join(text for text, _ in line) for line in self._lines)
+        return plain(self._lines)
 
     def show(
         self, text: str, acts: np.ndarray, lo: float, hi: float, *, diverging: bool, cursor: int, unit: int, first_unit: int = 0
@@ -169,9 +169,7 @@ class GateHeatmap(Widget):
         for r in range(window.shape[1]):
             u = first_unit + r
             label = f"{'>' if u == unit else ' '}#{u:<3} "
-            line: list[tuple[str, Style | None]] = (
-                [(label[:5], BOLD_REVERSE), (label[5:], None)] if u == unit else [(label, None)]
-            )
+            line: list[Piece] = [(label[:5], BOLD_REVERSE), (label[5:], None)] if u == unit else [(label, None)]
             if no_color:
                 line.append(("".join(shade(float(v), lo, hi) for v in window[:, r]), None))
             else:
@@ -188,5 +186,4 @@ class GateHeatmap(Widget):
         width = self.size.width
         if y >= len(self._lines):
             return Strip.blank(width, base)
-        segments = [Segment(text, base + style if style else base) for text, style in self._lines[y] if text]
-        return Strip(segments).adjust_cell_length(width, base)
+        return Strip(over(base, self._lines[y])).adjust_cell_length(width, base)

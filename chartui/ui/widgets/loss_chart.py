@@ -24,6 +24,8 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual_plotext import PlotextPlot
 
+from chartui.ui.widgets.strips import over, plain
+
 COLOURS = ["cyan", "orange", "green", "magenta", "yellow", "blue", "red", "white"]
 SMOOTHING = ("none", "ema")
 EMA_WEIGHT = 0.9  # each point keeps this much of the running average
@@ -174,7 +176,7 @@ class LossChart(PlotextPlot):
         lines, base = self._plot_lines(), self.rich_style
         if self._strips is None or self._strips[0] is not lines or self._strips[1] != base:
             width = self.size.width
-            strips = [Strip([Segment(text, base + style if style else base) for text, style, _ in line], width) for line in lines]
+            strips = [Strip(over(base, ((s.text, s.style) for s in line)), width) for line in lines]
             self._strips = (lines, base, strips)
         return super().render_lines(crop)
 
@@ -186,7 +188,7 @@ class LossChart(PlotextPlot):
     @property
     def plain(self) -> str:
         """The plot as shown, without its colours (for tests and tools)."""
-        return "\n".join("".join(segment.text for segment in line) for line in self._plot_lines())
+        return plain([(s.text, s.style) for s in line] for line in self._plot_lines())
 
     def _build(self, theme: str) -> list[list[Segment]]:
         plt = self.plt

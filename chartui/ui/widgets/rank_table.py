@@ -106,7 +106,7 @@ class RankTable(Widget, can_focus=True):
         rows = [tuple(str(c) for c in row) for row in rows]
         relayout = len(rows) != len(self.rows)
         self.rows = rows
-        self.set_reactive(RankTable.cursor, min(max(cursor, 0), max(len(rows) - 1, 0)))
+        self.set_reactive(RankTable.cursor, self.validate_cursor(cursor))
         self._follow_cursor()
         self.refresh(layout=relayout)
 
@@ -128,7 +128,11 @@ class RankTable(Widget, can_focus=True):
             self._top = self.cursor
         elif self.cursor >= self._top + self._in_view:
             self._top = self.cursor - self._in_view + 1
-        self._top = max(min(self._top, len(self.rows) - self._in_view), 0)
+        self._top = self._clamped(self._top)
+
+    def _clamped(self, top: int) -> int:
+        """``top`` as a first row in view: none past the first, no empty lines past the last."""
+        return max(min(top, len(self.rows) - self._in_view), 0)
 
     def on_resize(self, event: events.Resize) -> None:
         self._follow_cursor()
@@ -173,7 +177,7 @@ class RankTable(Widget, can_focus=True):
         self._scroll(-1)
 
     def _scroll(self, delta: int) -> None:
-        top = max(min(self._top + delta, len(self.rows) - self._in_view), 0)
+        top = self._clamped(self._top + delta)
         if top != self._top:
             self._top = top
             self.refresh()
