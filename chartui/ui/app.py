@@ -34,7 +34,7 @@ from chartui.config import DEFAULT_PRESET
 from chartui.engine.runs import list_runs, resolve_run
 from chartui.errors import ChartuiError
 from chartui.settings import Settings, save_setting, settings_path
-from chartui.ui.cycles import break_strip_cycles
+from chartui.ui.cycles import break_strip_cycles, lazy_strip_caches
 from chartui.ui.leaks import release_closed_watchers
 from chartui.ui.quiet import Quiet
 from chartui.ui.runs import LiveRun, RunHandle, SavedRun
@@ -94,6 +94,7 @@ class ChartuiApp(App[None]):
     ) -> None:
         super().__init__()
         break_strip_cycles()  # drawn lines freed at once, not by full garbage collections
+        lazy_strip_caches()  # and the caches no one asks them for never made
         self.settle_heap = settle_heap
         """Freeze the long-lived heap out of the garbage collector's full passes (``chartui
         ui`` does; chartui.memory.settle says why): once the app is up, again once torch is."""

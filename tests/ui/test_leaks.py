@@ -21,6 +21,9 @@ import pytest
 from rich.segment import Segment
 from rich.style import Style
 from textual.app import App, ComposeResult
+from textual.cache import FIFOCache
+from textual.color import Color
+from textual.filter import Monochrome
 from textual.strip import Strip
 from textual.widgets import Footer, Label
 from textual.widgets._footer import FooterKey
@@ -216,6 +219,70 @@ async def test_switching_tabs_leaves_drawn_lines_to_reference_counting_not_the_c
             gc.set_debug(0)
             gc.garbage.clear()
         assert strips < 10  # 922 here before (textual 8.2.8)
+
+
+def _strips_as_textual_makes_them(monkeypatch) -> None:
+    """Textual's own Strip (undone after the test, whatever the test sets)."""
+    monkeypatch.setattr(Strip, "__init__", cycles._original["__init__"])
+    for name, slot in cycles._slots.items():
+        monkeypatch.setattr(Strip, name, slot)
+
+
+def _caches_of(strip: Strip) -> list[FIFOCache]:
+    return [r for r in gc.get_referents(strip) if isinstance(r, FIFOCache)]
+
+
+_MONOCHROME = Monochrome()
+
+
+def _derived(strip: Strip) -> list:
+    """A line derived each way Textual caches a derivation."""
+    return [
+        strip.crop(2, 9),
+        strip.divide([3, 7]),
+        strip.apply_style(Style(italic=True)),
+        strip.crop_extend(1, 14, None),
+        strip.adjust_cell_length(14),
+        strip.apply_offsets(1, 2),
+        strip.apply_filter(_MONOCHROME, Color(0, 0, 0)),
+    ]
+
+
+def test_a_line_makes_a_cache_only_for_what_it_is_asked(monkeypatch):
+    _strips_as_textual_makes_them(monkeypatch)
+    segments = [Segment("hello ", Style(color="red")), Segment("world", Style(bold=True))]
+    textuals = Strip(segments)
+    assert len(_caches_of(textuals)) == 7
+    expected = _derived(textuals)
+    assert cycles.lazy_strip_caches()
+    line = Strip(segments)
+    assert _caches_of(line) == []  # made with none
+    assert line.crop(2, 9) is line.crop(2, 9)  # one asked for: made, and kept as Textual keeps it
+    assert len(_caches_of(line)) == 1
+    assert _derived(line) == expected
+    fresh = Strip(segments)
+    assert _derived(fresh) == expected and len(_caches_of(fresh)) == 7  # each made on its first use
+
+
+def test_a_textual_whose_lines_changed_keeps_its_own(monkeypatch):
+    _strips_as_textual_makes_them(monkeypatch)
+    monkeypatch.setattr(Strip, "__slots__", [*Strip.__slots__, "_another_cache"])
+    assert not cycles.lazy_strip_caches()
+    assert Strip.__init__ is cycles._original["__init__"] and len(_caches_of(Strip([Segment("a")]))) == 7
+
+
+@pytest.mark.asyncio
+async def test_tab_switches_make_fewer_caches_than_lines(monkeypatch):
+    _strips_as_textual_makes_them(monkeypatch)
+    app = ChartuiApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("2", "3", "4", "5", "1")
+        await pilot.pause()
+        alive = gc.get_objects()
+        strips = sum(type(o) is Strip for o in alive)
+        caches = sum(type(o) is FIFOCache for o in alive)
+        del alive
+    assert strips > 500 and caches < strips  # Textual's own Strip: seven for each line
 
 
 @pytest.mark.asyncio
