@@ -16,9 +16,9 @@ a line from it (crop, divide, style, filter...), though most lines are drawn onc
 for none: a tab switch makes about 1,900 lines, so 13,000 caches, every one an object the
 collector tracks. ``lazy_strip_caches`` makes each cache when it is first asked for, the same
 cache from then on. Measured in-process on 50 tab switches (a 2-core AMD EPYC without
-AVX-512, Textual 8.2.8): a line is made in 0.9 us instead of 4.8; a switch runs 7 collections
-instead of 28 (full ones: 1 in the 50 switches instead of 9) and spends 5.2 ms in the
-collector instead of 11.4 (medians of three runs each).
+AVX-512, Textual 8.2.8; benchmarks/strip_caches.py): a switch runs 7 collections instead of 28
+(full ones: 1 in the 50 switches instead of 9) and spends 5.3 ms in the collector instead of
+11.7 (medians of three runs each); a line is made in 0.9 us instead of 4.8.
 """
 
 from __future__ import annotations
