@@ -53,7 +53,9 @@ class Precision:
         return f"{self.name} ({self.reason})"
 
 
-def choose_precision(requested: str, device: torch.device, *, shape: str, measure: Callable[[], float]) -> Precision:
+def choose_precision(
+    requested: str, device: torch.device, *, shape: str, measure: Callable[[], float], runs: Callable[[], bool] = lambda: True
+) -> Precision:
     """The precision for ``requested`` (``auto``, ``fp32``, ``bf16``) on ``device``.
 
     ``auto`` keeps bf16 only where it is measured faster: ``measure()`` returns bf16's speed
@@ -67,6 +69,10 @@ def choose_precision(requested: str, device: torch.device, *, shape: str, measur
     if requested == "bf16":
         if device.type == "cuda" and not cuda_bf16:
             raise ConfigError("--precision bf16: this GPU has no bfloat16 support; use --precision fp32 or auto")
+        if device.type == "cpu" and not runs():
+            raise ConfigError(
+                "--precision bf16: this CPU cannot run this model in bf16 (it has no native bf16); use --precision fp32 or auto"
+            )
         return Precision("bf16", "asked for")
     if device.type == "cuda":
         return Precision("bf16", "auto: the GPU supports it") if cuda_bf16 else Precision("fp32", "auto: no bf16 on this GPU")
@@ -193,6 +199,25 @@ def measure_bf16(model_config: ModelConfig, train: TrainConfig, device: torch.de
         except RuntimeError:
             return 0.0
     return fp32 / bf16
+
+
+def bf16_runs(model_config: ModelConfig, device: torch.device) -> bool:
+    """Whether bf16 autocast runs a training step of this kind of model on ``device`` at all (a
+    scratch model 8 wide): oneDNN has no bf16 LSTM on CPUs without native bf16 (a 2-core AMD
+    EPYC with AVX2 only), and the first step would fail."""
+    from chartui.engine.models import CharModel
+
+    small = dataclasses.replace(model_config, embed=8, hidden=8)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        try:
+            model = CharModel(small, 5).to(device).train()
+            x = torch.randint(0, 5, (2, 4), device=device)
+            with torch.autocast(device.type, dtype=torch.bfloat16):
+                logits, _ = model(x)
+            logits.float().sum().backward()
+        except RuntimeError:
+            return False
+    return True
 
 
 def configs_for_machine(preset: Preset, overrides: dict[str, Any] | None = None) -> tuple[ModelConfig, TrainConfig]:

@@ -54,7 +54,7 @@ from chartui.engine.events import (
 )
 from chartui.engine.metrics import MetricsWriter, trim_metrics
 from chartui.engine.models import CharModel, State, detach_state, state_from_tensors, state_tensors
-from chartui.engine.precision import choose_precision, measure_bf16, shape_key
+from chartui.engine.precision import bf16_runs, choose_precision, measure_bf16, shape_key
 from chartui.engine.runs import Run, RunInfo
 from chartui.engine.sample import generate, readable_prompt
 from chartui.errors import ConfigError, NothingToTrain, RunError, SaveError, first_line
@@ -177,7 +177,11 @@ class Trainer:
         chosen = None
         if self.dist.main:  # one measurement, one answer for every rank
             chosen = choose_precision(
-                cfg.precision, self.device, shape=shape, measure=lambda: measure_bf16(model_config, cfg, self.device, vocab.size)
+                cfg.precision,
+                self.device,
+                shape=shape,
+                measure=lambda: measure_bf16(model_config, cfg, self.device, vocab.size),
+                runs=lambda: bf16_runs(model_config, self.device),
             )
         self.precision = self.dist.share(chosen)
         self.autocast = self.precision.dtype

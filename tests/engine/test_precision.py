@@ -12,7 +12,7 @@ from chartui.config import ModelConfig
 from chartui.engine import runs
 from chartui.engine.evaluate import evaluate_ids
 from chartui.engine.models import CharModel
-from chartui.engine.precision import choose_precision
+from chartui.engine.precision import bf16_runs, choose_precision
 from chartui.engine.runs import Run
 from chartui.engine.sample import generate
 from chartui.engine.train import Trainer
@@ -74,8 +74,20 @@ def test_processes_deciding_at_once_measure_once_and_agree(home):
     assert calls == [1] and answers == ["bf16", "bf16"]
 
 
+def test_bf16_asked_for_where_the_cpu_cannot_run_it_is_one_line():
+    with pytest.raises(
+        ConfigError, match=r"^--precision bf16: this CPU cannot run this model in bf16 .*use --precision fp32 or auto$"
+    ):
+        choose_precision("bf16", CPU, shape="x", measure=lambda: 2.0, runs=lambda: False)
+
+
 def test_a_run_says_what_it_chose_and_evaluates_in_fp32(small_corpus, tmp_path):
     m, t = tiny_configs(small_corpus, precision="bf16", max_steps=20, eval_interval=20)
+    if not bf16_runs(m, CPU):  # a CPU without native bf16 (AVX2 only): refused, tested above
+        with pytest.raises(ConfigError, match="this CPU cannot run this model in bf16"):
+            Trainer.new(m, t, run=tmp_path / "run")
+        assert not (tmp_path / "run").exists()  # nothing left behind
+        pytest.skip("this CPU cannot run the LSTM in bf16: the refusal is what was checked")
     trainer = Trainer.new(m, t, run=tmp_path / "run")
     events = list(trainer)
     started = events[0]
