@@ -22,16 +22,12 @@ from common import emit, log, machine, median
 
 
 async def one_way(run: str, switches: int, lazy: bool) -> dict:
-    from textual.strip import Strip
-
     from chartui.ui import cycles
     from chartui.ui.app import ChartuiApp
 
     app = ChartuiApp(run=run)  # makes Strip's caches lazy
-    if not lazy:  # Textual's own Strip again
-        Strip.__init__ = cycles._original["__init__"]  # type: ignore[method-assign]
-        for name, slot in cycles._slots.items():
-            setattr(Strip, name, slot)
+    if not lazy:
+        cycles.textual_strip_caches()
     collector = {"ms": 0.0, "runs": [0, 0, 0], "start": 0.0}
 
     def timed(phase: str, info: dict) -> None:
