@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,6 +72,10 @@ class EvalResult:
         }
 
 
+class Cancelled(Exception):
+    """An evaluation stopped before its end because its ``cancelled`` check said so."""
+
+
 @torch.inference_mode()
 def evaluate_ids(
     model,
@@ -80,10 +85,13 @@ def evaluate_ids(
     streams: int = STREAMS,
     chunk: int = CHUNK,
     skipped: int = 0,
+    cancelled: Callable[[], bool] | None = None,
 ) -> EvalResult:
     """Score ``ids`` (N,): the mean loss over its N-1 next-character predictions.
 
-    ``ids`` may be a memory map: it is read a block of columns at a time, never whole."""
+    ``ids`` may be a memory map: it is read a block of columns at a time, never whole.
+    ``cancelled``, asked before each block, ends the evaluation early by raising ``Cancelled``
+    (a trainer told to stop saves its checkpoint without waiting for a whole score)."""
     data = _as_numpy(ids)
     n = len(data) - 1
     if n < 1:
@@ -97,6 +105,8 @@ def evaluate_ids(
     state = None
     try:
         for start in range(0, L, chunk):
+            if cancelled is not None and cancelled():
+                raise Cancelled
             pos = np.arange(S)[:, None] * L + np.arange(start, min(start + chunk, L))[None, :]  # (S, T)
             valid = pos < n  # the last stream may be short: its tail is padding
             safe = np.where(valid, pos, 0)

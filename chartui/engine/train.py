@@ -38,7 +38,7 @@ from chartui.engine.batches import make_batches
 from chartui.engine.checkpoint import load_tensors, read_meta, save_checkpoint
 from chartui.engine.corpus import NAMED, Corpus, Vocab, load_corpus
 from chartui.engine.device import ThreadGovernor, check_trainable, cores, describe, pick_device, set_threads
-from chartui.engine.evaluate import evaluate_ids
+from chartui.engine.evaluate import Cancelled, evaluate_ids
 from chartui.engine.events import (
     CheckpointSaved,
     EvalDone,
@@ -459,7 +459,7 @@ class Trainer:
             self._tick()
             self._flush_step_record()
             if reason == "budget" and self.val_ids.size and self.last_eval_step != self.step and self.dist.main:
-                yield from self._evaluate()
+                yield from self._evaluate(final=True)
             if reason in ("budget", "stopped"):
                 yield from self._save("last", "finished" if reason == "budget" else "stopped")
             if reason == "budget" and self.dist.main:
@@ -672,9 +672,16 @@ class Trainer:
 
     # --- evaluating, sampling, saving -----------------------------------------------------
 
-    def _evaluate(self) -> Iterator[Event]:
+    def _evaluate(self, final: bool = False) -> Iterator[Event]:
+        # Told to stop, a periodic evaluation ends at once: the checkpoint is what must not wait
+        # (on a busy machine a whole score can take a minute). The final one, the run's headline
+        # figure, always completes.
+        cancelled = None if final else self._stop.is_set
         with self._mutex:
-            result = evaluate_ids(self.model, self.val_ids, device=self.device)  # fp32, whatever trains
+            try:
+                result = evaluate_ids(self.model, self.val_ids, device=self.device, cancelled=cancelled)  # fp32
+            except Cancelled:
+                return
         self.val_loss = result.loss
         improved = math.isfinite(result.loss) and (self.best_val is None or result.loss < self.best_val)
         if improved:

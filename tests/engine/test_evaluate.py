@@ -119,3 +119,21 @@ def test_dynamic_evaluation_stays_stable_when_the_text_surprises_the_model():
     static = evaluate_ids(model, scored)
     dynamic = evaluate_dynamic(model, scored, train_ids=train)  # the documented defaults
     assert math.isfinite(dynamic.loss) and dynamic.loss < static.loss
+
+
+def test_an_evaluation_asked_to_stop_ends_before_its_next_block():
+    from chartui.engine.evaluate import Cancelled
+
+    model = CharModel(ModelConfig(arch="lstm", embed=4, hidden=8), vocab_size=11).eval()
+    ids = torch.randint(0, 11, (2_001,), generator=torch.Generator().manual_seed(0)).numpy()
+    asked = []
+
+    def cancelled() -> bool:
+        asked.append(True)
+        return len(asked) > 2  # two blocks scored, then told to stop
+
+    with pytest.raises(Cancelled):
+        evaluate_ids(model, ids, streams=4, chunk=50, cancelled=cancelled)  # 10 blocks in all
+    assert len(asked) == 3 and not model.training
+    never = evaluate_ids(model, ids, streams=4, chunk=50, cancelled=lambda: False)
+    assert never.loss == evaluate_ids(model, ids, streams=4, chunk=50).loss

@@ -190,6 +190,44 @@ def test_stop_while_paused_saves_and_ends(small_corpus, tmp_path):
     assert read_meta(tmp_path / "run" / ck.LAST).state["step"] == 3
 
 
+def test_stop_during_an_evaluation_saves_without_finishing_the_score(small_corpus, tmp_path, monkeypatch):
+    """On a busy machine a whole score can take a minute; a user who quits must not wait for it."""
+    import functools
+
+    from chartui.engine import evaluate, train
+
+    monkeypatch.setattr(train, "evaluate_ids", functools.partial(evaluate.evaluate_ids, chunk=4))  # many blocks
+    m, t = tiny_configs(small_corpus, max_steps=1000, eval_interval=5)
+    trainer = Trainer.new(m, t, run=tmp_path / "run")
+    scored = []
+
+    def stop_once_scoring(module, inputs, output) -> None:
+        if not module.training:  # a forward pass of the evaluation
+            scored.append(True)
+            trainer.stop()
+
+    trainer.model.register_forward_hook(stop_once_scoring)
+    events = list(trainer)
+    assert len(scored) == 1  # the score ended after its first block
+    assert not any(isinstance(e, EvalDone) for e in events)
+    assert events[-1].reason == "stopped" and events[-1].steps == 5
+    assert read_meta(tmp_path / "run" / ck.LAST).state["status"] == "stopped"
+
+
+def test_the_final_evaluation_completes_even_if_stop_is_asked_during_it(small_corpus, tmp_path):
+    m, t = tiny_configs(small_corpus, max_steps=6)
+    trainer = Trainer.new(m, t, run=tmp_path / "run")
+
+    def stop_while_scoring(module, inputs, output) -> None:
+        if not module.training:
+            trainer.stop()
+
+    trainer.model.register_forward_hook(stop_while_scoring)
+    events = list(trainer)
+    assert [e.step for e in events if isinstance(e, EvalDone)][-1] == 6
+    assert events[-1].reason == "budget"
+
+
 def test_divergence_stops_and_keeps_the_last_good_checkpoint(small_corpus, tmp_path):
     train_run(small_corpus, tmp_path / "run", max_steps=10)
     good = (tmp_path / "run" / ck.LAST).read_bytes()
