@@ -254,3 +254,45 @@ def test_a_saved_setting_keeps_backslashes_and_the_rest_of_the_file(tmp_path, mo
     loaded = load_settings()
     assert loaded.preset == r"C:\presets\mine.toml" and loaded.corpus == r"D:\texts\1"
     assert '"train.stop" = "f9"' in config.read_text()
+
+
+class _Terminal:
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("saved_at_once", [True, False])
+def test_leaving_the_app_says_why_it_waits_for_the_trainer(monkeypatch, capsys, saved_at_once):
+    """Once the screen is gone, a trainer still finishing a step or a score keeps chartui for
+    seconds (a minute on a busy machine): a line says why, instead of a blank terminal."""
+    import argparse
+
+    from chartui import memory
+    from chartui.console import ui_cmd
+    from chartui.ui import app as app_module
+
+    waits: list[float] = []
+
+    class LeavingApp:
+        return_code = 0
+
+        def __init__(self, **kwargs) -> None:
+            pass
+
+        def run(self) -> None:
+            pass
+
+        def shutdown(self, timeout: float = 15.0) -> bool:
+            waits.append(timeout)
+            return saved_at_once or len(waits) > 1
+
+    monkeypatch.setattr(app_module, "ChartuiApp", LeavingApp)
+    monkeypatch.setattr(memory, "limit_arenas", lambda: None)  # not for the test process
+    monkeypatch.setattr(sys, "stdin", _Terminal())
+    monkeypatch.setattr(sys, "stdout", _Terminal())
+    assert ui_cmd.run(argparse.Namespace(run=None, preset=None, corpus=None)) == 0
+    said = capsys.readouterr().err
+    if saved_at_once:
+        assert waits == [0.5] and said == ""
+    else:
+        assert waits == [0.5, 15.0] and said == "chartui: saving a resumable checkpoint before leaving...\n"

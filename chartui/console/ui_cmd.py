@@ -45,5 +45,17 @@ def run(args: argparse.Namespace) -> int:
     try:
         app.run()
     finally:
-        app.shutdown()
+        if not app.shutdown(timeout=0.5):
+            # The screen is gone and the trainer is still finishing a step or a score before it
+            # saves (seconds, up to a minute on a busy machine): say so rather than sit blank.
+            _tell("chartui: saving a resumable checkpoint before leaving...")
+            app.shutdown()
     return app.return_code or 0
+
+
+def _tell(line: str) -> None:
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):  # no terminal left (SIGHUP) or stderr closed
+        pass

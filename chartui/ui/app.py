@@ -355,10 +355,10 @@ class ChartuiApp(App[None]):
             watchdog.start()
         self.call_from_thread(self.exit, return_code=self._exit_code or 0)
 
-    def shutdown(self) -> None:
-        """After ``run()`` returns: make sure no background work is left running (blocking)."""
-        for tab in self._tabs_at_exit:
-            tab.stop_work(timeout=15)
+    def shutdown(self, timeout: float = 15.0) -> bool:
+        """After ``run()`` returns: stop the background work, waiting up to ``timeout`` s for
+        each tab's (blocking). True when none is left running."""
+        return all([tab.stop_work(timeout=timeout) for tab in self._tabs_at_exit])  # every tab, none skipped
 
 
 def all_bindings() -> list[Binding]:
