@@ -7,6 +7,7 @@ import os
 import sys
 
 from chartui.config import DEFAULT_PRESET, load_preset
+from chartui.console.render import stderr_console
 from chartui.engine.runs import Run
 from chartui.errors import ChartuiError
 from chartui.settings import load_settings
@@ -48,14 +49,9 @@ def run(args: argparse.Namespace) -> int:
         if not app.shutdown(timeout=0.5):
             # The screen is gone and the trainer is still finishing a step or a score before it
             # saves (seconds, up to a minute on a busy machine): say so rather than sit blank.
-            _tell("chartui: saving a resumable checkpoint before leaving...")
+            try:
+                stderr_console().print("chartui: saving a resumable checkpoint before leaving...", style="yellow")
+            except (OSError, ValueError):  # no terminal left (SIGHUP) or stderr closed
+                pass
             app.shutdown()
     return app.return_code or 0
-
-
-def _tell(line: str) -> None:
-    try:
-        sys.stderr.write(line + "\n")
-        sys.stderr.flush()
-    except (OSError, ValueError, AttributeError):  # no terminal left (SIGHUP) or stderr closed
-        pass

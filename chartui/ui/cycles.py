@@ -23,7 +23,7 @@ AVX-512, Textual 8.2.8; benchmarks/strip_caches.py): a switch runs 7 collections
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from rich.style import Style
@@ -113,8 +113,9 @@ def lazy_strip_caches() -> bool:
     return True
 
 
-def textual_strip_caches() -> None:
-    """Undo ``lazy_strip_caches``: Textual's own Strip, seven caches on every line (for a benchmark)."""
-    Strip.__init__ = _original["__init__"]  # type: ignore[method-assign]
+def textual_strip_caches(put: Callable[[Any, str, Any], None] = setattr) -> None:
+    """Undo ``lazy_strip_caches``: Textual's own Strip, seven caches on every line (for a
+    benchmark, or a test that passes ``monkeypatch.setattr`` as ``put`` to have it undone)."""
+    put(Strip, "__init__", _original["__init__"])
     for name, slot in _slots.items():
-        setattr(Strip, name, slot)
+        put(Strip, name, slot)

@@ -223,9 +223,7 @@ async def test_switching_tabs_leaves_drawn_lines_to_reference_counting_not_the_c
 
 def _strips_as_textual_makes_them(monkeypatch) -> None:
     """Textual's own Strip (undone after the test, whatever the test sets)."""
-    monkeypatch.setattr(Strip, "__init__", cycles._original["__init__"])
-    for name, slot in cycles._slots.items():
-        monkeypatch.setattr(Strip, name, slot)
+    cycles.textual_strip_caches(monkeypatch.setattr)
 
 
 def _caches_of(strip: Strip) -> list[FIFOCache]:
